@@ -1,0 +1,1 @@
+//! Procedural macros of the channels framework (see the `channels` crate).

@@ -1,0 +1,416 @@
+//! Channels: the per-topic conversations of a connection, each served by its own task.
+//!
+//! A channel type is Phoenix's channel module; a value of it is one joined channel's state (what Phoenix keeps
+//! in the channel process's socket assigns). [`Channel::join`] makes that value, the other callbacks get it as
+//! `&mut self`, and a [`ChannelSocket`] gives every callback the topic, the connection's assigns, `push`,
+//! `broadcast` and the ref of the message being handled.
+
+mod server;
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt;
+use std::future::{Future, ready};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+pub(crate) use server::{JoinStart, Started, catch_unwind, panic_message, start};
+
+use crate::outbox::Outbox;
+use crate::payload::{IntoPayload, Payload};
+use crate::pubsub::{Broadcast, PubSub};
+use crate::queue::{PushError, Queue};
+use crate::socket::Socket;
+
+/// A channel: Phoenix's `use Phoenix.Channel` module, as a trait.
+///
+/// One task runs per joined channel; its callbacks run one at a time. A panic in any of them ends only that
+/// channel: the client receives `phx_error` and rejoins, the connection and its other channels carry on.
+///
+/// ```
+/// use channels_runtime::{Channel, ChannelSocket, HandleResult, JoinResult, Payload, Reply};
+/// # use channels_runtime::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<RoomChannel>("rooms:*") }
+/// # }
+///
+/// struct RoomChannel;
+///
+/// impl Channel for RoomChannel {
+///     type Socket = UserSocket;
+///     type Info = ();
+///
+///     async fn join(topic: &str, _payload: Payload, _socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+///         if topic == "rooms:lobby" {
+///             JoinResult::ok(RoomChannel)
+///         } else {
+///             JoinResult::error(&serde_json::json!({"reason": "unauthorized"}))
+///         }
+///     }
+///
+///     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
+///         match event {
+///             "new_msg" => {
+///                 socket.broadcast("new_msg", payload);
+///                 HandleResult::NoReply
+///             }
+///             _ => HandleResult::Reply(Reply::error(&serde_json::json!({"reason": "unhandled event"}))),
+///         }
+///     }
+/// }
+/// ```
+pub trait Channel: Sized + Send + 'static {
+    /// The socket handler whose connections join this channel; its value is the connection's assigns.
+    type Socket: Socket;
+
+    /// Messages other tasks (or the channel itself) send to [`handle_info`](Channel::handle_info).
+    type Info: Send + 'static;
+
+    /// Broadcast events that go through [`handle_out`](Channel::handle_out) for each subscriber instead of
+    /// straight to its client (Phoenix's `intercept`).
+    const INTERCEPTS: &'static [&'static str] = &[];
+
+    /// Handles a `phx_join`. Returning an error refuses the join with that response.
+    fn join(
+        topic: &str,
+        payload: Payload,
+        socket: &mut ChannelSocket<Self>,
+    ) -> impl Future<Output = JoinResult<Self>> + Send;
+
+    /// Handles an event from the client.
+    fn handle_in(
+        &mut self,
+        event: &str,
+        payload: Payload,
+        socket: &mut ChannelSocket<Self>,
+    ) -> impl Future<Output = HandleResult> + Send;
+
+    /// Handles an intercepted broadcast for this subscriber. By default it pushes the broadcast unchanged.
+    fn handle_out(
+        &mut self,
+        event: &str,
+        payload: &Payload,
+        socket: &mut ChannelSocket<Self>,
+    ) -> impl Future<Output = OutResult> + Send {
+        socket.push(event, payload);
+        ready(OutResult::NoReply)
+    }
+
+    /// Handles a message sent with [`ChannelSocket::send_info`] or a [`ChannelHandle`]. By default it is dropped
+    /// with a warning, as Phoenix does with unexpected messages.
+    fn handle_info(&mut self, info: Self::Info, socket: &mut ChannelSocket<Self>) -> impl Future<Output = OutResult> + Send {
+        drop(info);
+        tracing::warn!(topic = socket.topic(), "handle_info is not implemented, message dropped");
+        ready(OutResult::NoReply)
+    }
+
+    /// Runs when the channel ends other than by a crash: leave, stop, closed connection, server shutdown.
+    fn terminate(&mut self, reason: &TerminateReason, socket: &mut ChannelSocket<Self>) -> impl Future<Output = ()> + Send {
+        let _ = (reason, socket);
+        ready(())
+    }
+}
+
+/// The outcome of [`Channel::join`].
+#[derive(Debug)]
+pub enum JoinResult<C> {
+    /// Joined: the channel's state and the reply's response.
+    Ok(C, Payload),
+    /// Refused with this response.
+    Error(Payload),
+}
+
+impl<C> JoinResult<C> {
+    /// Joined, replying `{}`.
+    pub fn ok(channel: C) -> Self {
+        JoinResult::Ok(channel, Payload::empty())
+    }
+
+    /// Joined, replying `response`.
+    pub fn ok_with(channel: C, response: impl IntoPayload) -> Self {
+        JoinResult::Ok(channel, response.into_payload())
+    }
+
+    /// Refused, replying `response` (by convention `{"reason": ..}`).
+    pub fn error(response: impl IntoPayload) -> Self {
+        JoinResult::Error(response.into_payload())
+    }
+}
+
+/// A reply to a client message: a status (`"ok"`, `"error"` or any other) and a response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The status.
+    pub status: Cow<'static, str>,
+    /// The response.
+    pub response: Payload,
+}
+
+impl Reply {
+    /// A reply with any status.
+    pub fn new(status: impl Into<Cow<'static, str>>, response: impl IntoPayload) -> Self {
+        Reply { status: status.into(), response: response.into_payload() }
+    }
+
+    /// Status `ok`.
+    pub fn ok(response: impl IntoPayload) -> Self {
+        Reply::new("ok", response)
+    }
+
+    /// Status `error`.
+    pub fn error(response: impl IntoPayload) -> Self {
+        Reply::new("error", response)
+    }
+}
+
+/// The outcome of [`Channel::handle_in`].
+#[derive(Debug)]
+pub enum HandleResult {
+    /// No reply (the client's push times out unless someone replies later through a [`SocketRef`]).
+    NoReply,
+    /// Reply to the message.
+    Reply(Reply),
+    /// Stop the channel, after replying if a reply is given.
+    Stop {
+        /// Why: normal and shutdown stops send `phx_close`, others `phx_error`.
+        reason: StopReason,
+        /// A reply sent before stopping.
+        reply: Option<Reply>,
+    },
+}
+
+impl HandleResult {
+    /// Reply with status `ok`.
+    pub fn ok(response: impl IntoPayload) -> Self {
+        HandleResult::Reply(Reply::ok(response))
+    }
+
+    /// Reply with status `error`.
+    pub fn error(response: impl IntoPayload) -> Self {
+        HandleResult::Reply(Reply::error(response))
+    }
+
+    /// Stop normally without replying.
+    pub fn stop() -> Self {
+        HandleResult::Stop { reason: StopReason::Normal, reply: None }
+    }
+}
+
+/// The outcome of [`Channel::handle_out`] and [`Channel::handle_info`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutResult {
+    /// Carry on.
+    NoReply,
+    /// Stop the channel.
+    Stop(StopReason),
+}
+
+/// Why a channel stops itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// A normal stop: the client gets `phx_close` and does not rejoin.
+    Normal,
+    /// A shutdown with a reason: `phx_close` too.
+    Shutdown(String),
+    /// An abnormal stop: the client gets `phx_error` and rejoins.
+    Error(String),
+}
+
+impl StopReason {
+    /// Whether the client is told `phx_close` (rather than `phx_error`).
+    pub fn is_normal(&self) -> bool {
+        !matches!(self, StopReason::Error(_))
+    }
+}
+
+/// Why [`Channel::terminate`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminateReason {
+    /// The client left (`phx_leave`).
+    Left,
+    /// The connection closed.
+    Closed,
+    /// The server is shutting down.
+    Shutdown,
+    /// A callback stopped the channel.
+    Stopped(StopReason),
+}
+
+/// Messages a channel task receives.
+pub(crate) enum ChannelMsg {
+    In { event: String, payload: Payload, ref_: Option<Arc<str>> },
+    Leave { ref_: Option<Arc<str>> },
+    Out(Arc<Broadcast>),
+    Info(Box<dyn Any + Send>),
+    Close(TerminateReason),
+}
+
+/// A channel's view of itself and its connection, given to every callback.
+pub struct ChannelSocket<C: Channel> {
+    topic: Arc<str>,
+    join_ref: Option<Arc<str>>,
+    ref_: Option<Arc<str>>,
+    assigns: Arc<C::Socket>,
+    outbox: Arc<Outbox>,
+    pubsub: PubSub,
+    subscription: Option<u64>,
+    mailbox: Arc<Queue<ChannelMsg>>,
+    _info: PhantomData<fn(C::Info)>,
+}
+
+impl<C: Channel> ChannelSocket<C> {
+    /// The topic this channel joined.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The join_ref of this incarnation of the channel (the ref of its `phx_join`).
+    pub fn join_ref(&self) -> Option<&str> {
+        self.join_ref.as_deref()
+    }
+
+    /// The ref of the message being handled, if it has one.
+    pub fn message_ref(&self) -> Option<&str> {
+        self.ref_.as_deref()
+    }
+
+    /// The connection's assigns: the value its socket handler's `connect` returned.
+    pub fn assigns(&self) -> &C::Socket {
+        &self.assigns
+    }
+
+    /// The endpoint's PubSub.
+    pub fn pubsub(&self) -> &PubSub {
+        &self.pubsub
+    }
+
+    /// Pushes `event` with `payload` to this client only.
+    pub fn push(&self, event: &str, payload: impl IntoPayload) {
+        self.outbox.send_message(self.join_ref(), None, &self.topic, event, &payload.into_payload());
+    }
+
+    /// Broadcasts `event` with `payload` to every subscriber of this channel's topic, this client included.
+    pub fn broadcast(&self, event: &str, payload: impl IntoPayload) {
+        self.pubsub.publish(Arc::new(Broadcast::new(&self.topic, event, payload)), None);
+    }
+
+    /// Broadcasts to every subscriber of this channel's topic except this channel.
+    pub fn broadcast_from(&self, event: &str, payload: impl IntoPayload) {
+        self.pubsub.publish(Arc::new(Broadcast::new(&self.topic, event, payload)), self.subscription);
+    }
+
+    /// A handle for replying later, from any task, to the message being handled (Phoenix's `socket_ref`).
+    /// `None` when the message has no ref.
+    pub fn socket_ref(&self) -> Option<SocketRef> {
+        Some(SocketRef {
+            outbox: self.outbox.clone(),
+            topic: self.topic.clone(),
+            join_ref: self.join_ref.clone(),
+            ref_: self.ref_.clone()?,
+        })
+    }
+
+    /// Sends `info` to this channel's own [`handle_info`](Channel::handle_info), after the current callback
+    /// (Phoenix's `send(self(), msg)`, e.g. to push right after the join).
+    pub fn send_info(&self, info: C::Info) {
+        self.handle().send_or_log(info);
+    }
+
+    /// A handle other tasks use to send this channel [`Channel::Info`] messages.
+    pub fn handle(&self) -> ChannelHandle<C::Info> {
+        ChannelHandle { mailbox: self.mailbox.clone(), _info: PhantomData }
+    }
+
+    pub(crate) fn reply(&self, ref_: Option<&str>, reply: &Reply) {
+        self.outbox.send_reply(self.join_ref(), ref_, &self.topic, &reply.status, &reply.response);
+    }
+}
+
+impl<C: Channel> fmt::Debug for ChannelSocket<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelSocket")
+            .field("topic", &self.topic)
+            .field("join_ref", &self.join_ref)
+            .field("ref", &self.ref_)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Replies to one client message from anywhere, later (Phoenix's `socket_ref` and `reply/2`).
+///
+/// Several replies to the same ref are allowed, as in Phoenix; a reply after the connection closed is dropped.
+#[derive(Clone)]
+pub struct SocketRef {
+    outbox: Arc<Outbox>,
+    topic: Arc<str>,
+    join_ref: Option<Arc<str>>,
+    ref_: Arc<str>,
+}
+
+impl SocketRef {
+    /// Sends `reply` to the client.
+    pub fn reply(&self, reply: Reply) {
+        self.outbox.send_reply(self.join_ref.as_deref(), Some(&self.ref_), &self.topic, &reply.status, &reply.response);
+    }
+}
+
+impl fmt::Debug for SocketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketRef").field("topic", &self.topic).field("ref", &self.ref_).finish()
+    }
+}
+
+/// Sends [`Channel::Info`] messages to one joined channel from any task (like a pid in Phoenix).
+pub struct ChannelHandle<I> {
+    mailbox: Arc<Queue<ChannelMsg>>,
+    _info: PhantomData<fn(I)>,
+}
+
+impl<I> Clone for ChannelHandle<I> {
+    fn clone(&self) -> Self {
+        ChannelHandle { mailbox: self.mailbox.clone(), _info: PhantomData }
+    }
+}
+
+impl<I> fmt::Debug for ChannelHandle<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChannelHandle")
+    }
+}
+
+/// Why a [`ChannelHandle::send`] failed; the message comes back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendError<I> {
+    /// The channel has ended.
+    Closed(I),
+    /// The channel's mailbox is full.
+    Full(I),
+}
+
+impl<I: Send + 'static> ChannelHandle<I> {
+    /// Queues `info` for the channel's `handle_info`.
+    pub fn send(&self, info: I) -> Result<(), SendError<I>> {
+        let unbox = |msg: ChannelMsg| match msg {
+            ChannelMsg::Info(b) => *b.downcast::<I>().unwrap_or_else(|_| unreachable!("we boxed an I")),
+            _ => unreachable!("we pushed an Info"),
+        };
+        match self.mailbox.try_push(ChannelMsg::Info(Box::new(info))) {
+            Ok(()) => Ok(()),
+            Err(PushError::Full(m)) => Err(SendError::Full(unbox(m))),
+            Err(PushError::Closed(m)) => Err(SendError::Closed(unbox(m))),
+        }
+    }
+
+    /// Whether the channel has ended.
+    pub fn is_closed(&self) -> bool {
+        self.mailbox.is_closed()
+    }
+
+    fn send_or_log(&self, info: I) {
+        if let Err(SendError::Full(_)) = self.send(info) {
+            tracing::warn!("channel mailbox full, info message dropped");
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Per-socket settings, with Phoenix's defaults.
+
+use std::time::Duration;
+
+/// Settings of one mounted socket handler.
+///
+/// ```
+/// use std::time::Duration;
+/// use channels_runtime::SocketConfig;
+///
+/// let config = SocketConfig::default().idle_timeout(Duration::from_secs(90)).max_channels(20);
+/// # drop(config);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_channels: usize,
+    pub(crate) outbox_capacity: usize,
+    pub(crate) mailbox_capacity: usize,
+    pub(crate) max_frame_size: usize,
+    pub(crate) read_buffer_size: usize,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        SocketConfig {
+            idle_timeout: Duration::from_secs(60),
+            max_channels: 100,
+            outbox_capacity: 1024,
+            mailbox_capacity: 1024,
+            max_frame_size: 10 << 20,
+            read_buffer_size: 4 << 10,
+        }
+    }
+}
+
+impl SocketConfig {
+    /// Closes a connection that sends nothing (not even a heartbeat) for this long. Default 60 s; clients
+    /// heartbeat every 30 s.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The most channels one connection may join; more joins get `too many channels joined`. Default 100.
+    pub fn max_channels(mut self, max: usize) -> Self {
+        self.max_channels = max;
+        self
+    }
+
+    /// Frames that may wait for one slow client before it is disconnected. Default 1024.
+    pub fn outbox_capacity(mut self, frames: usize) -> Self {
+        self.outbox_capacity = frames;
+        self
+    }
+
+    /// Messages that may wait for one channel task; a client sending faster is read more slowly. Default 1024.
+    pub fn mailbox_capacity(mut self, messages: usize) -> Self {
+        self.mailbox_capacity = messages;
+        self
+    }
+
+    /// The largest frame or message a client may send; a larger one closes the connection (1009). Default
+    /// 10 MiB, as Phoenix.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// The WebSocket read buffer per connection. Default 4 KiB: small, since most sockets are idle.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes;
+        self
+    }
+}

@@ -1,0 +1,328 @@
+//! The endpoint: sockets mounted at paths, the user's own warp routes beside them, PubSub, and the server
+//! loop with graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::{Notify, watch};
+use warp::Filter;
+use warp::reply::{Reply, Response};
+
+use crate::config::SocketConfig;
+use crate::connection::SocketShared;
+use crate::payload::IntoPayload;
+use crate::pubsub::PubSub;
+use crate::socket::Socket;
+use crate::transport::websocket::WebSocketMount;
+use crate::transport::{Mount, status_response};
+
+/// How long a shutdown waits for connections to close before giving up on them.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+type HttpService = Box<dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// The server: socket handlers at their paths, the user's warp filters for every other request, and PubSub.
+///
+/// Cheap to clone; clones share everything, so a clone in an HTTP handler or a background task can
+/// [`broadcast`](Endpoint::broadcast).
+///
+/// ```no_run
+/// use channels_runtime::{Endpoint, SocketConfig};
+/// # use channels_runtime::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new() }
+/// # }
+/// use warp::Filter;
+///
+/// # #[tokio::main] async fn main() -> std::io::Result<()> {
+/// let endpoint = Endpoint::builder()
+///     .socket::<UserSocket>("/socket", SocketConfig::default())
+///     .routes(warp::path::end().map(|| "hello"))
+///     .build();
+/// endpoint.serve("127.0.0.1:4000").await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Endpoint {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pubsub: PubSub,
+    mounts: Vec<Box<dyn Mount>>,
+    http: Option<HttpService>,
+    lifecycle: Lifecycle,
+}
+
+/// Builds an [`Endpoint`].
+#[must_use]
+pub struct EndpointBuilder {
+    pubsub: PubSub,
+    sockets: Vec<Box<dyn FnOnce(&PubSub) -> Box<dyn Mount>>>,
+    http: Option<HttpService>,
+}
+
+impl Endpoint {
+    /// Starts building an endpoint.
+    pub fn builder() -> EndpointBuilder {
+        EndpointBuilder { pubsub: PubSub::new(), sockets: Vec::new(), http: None }
+    }
+
+    /// The endpoint's PubSub.
+    pub fn pubsub(&self) -> &PubSub {
+        &self.inner.pubsub
+    }
+
+    /// Broadcasts `event` with `payload` to every subscriber of `topic` (Phoenix's `Endpoint.broadcast`).
+    pub fn broadcast(&self, topic: &str, event: &str, payload: impl IntoPayload) {
+        self.inner.pubsub.broadcast(topic, event, payload);
+    }
+
+    /// Binds `addr`; [`Server::run`] then serves.
+    pub async fn bind(&self, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server { listener, endpoint: self.clone() })
+    }
+
+    /// Binds `addr`, logs `listening on ADDR`, and serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn serve(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let server = self.bind(addr).await?;
+        tracing::info!("listening on {}", server.local_addr()?);
+        let endpoint = self.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            endpoint.shutdown();
+        });
+        server.run().await
+    }
+
+    /// Starts a graceful shutdown: no new connections; open ones close with code 1012 after their channels
+    /// terminate.
+    pub fn shutdown(&self) {
+        self.inner.lifecycle.shutdown();
+    }
+
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response {
+        let path = req.uri().path();
+        if let Some(mount) = self.inner.mounts.iter().find(|m| m.websocket_path() == path) {
+            return mount.upgrade(req, peer, self.inner.lifecycle.clone()).await;
+        }
+        match &self.inner.http {
+            Some(http) => http(req).await,
+            None => status_response(StatusCode::NOT_FOUND, ""),
+        }
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("sockets", &self.inner.mounts.iter().map(|m| m.websocket_path()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EndpointBuilder {
+    /// Mounts the socket handler `S` at `path`: its WebSocket is served at `{path}/websocket`.
+    pub fn socket<S: Socket>(mut self, path: &str, config: SocketConfig) -> Self {
+        let path = format!("{}/websocket", path.trim_end_matches('/'));
+        self.sockets.push(Box::new(move |pubsub| {
+            let shared = Arc::new(SocketShared { router: S::channels(), pubsub: pubsub.clone(), config });
+            Box::new(WebSocketMount { path, shared })
+        }));
+        self
+    }
+
+    /// Serves every other request with these warp filters (static files, HTTP routes).
+    pub fn routes<F>(mut self, filter: F) -> Self
+    where
+        F: Filter + Clone + Send + Sync + 'static,
+        F::Extract: Reply,
+    {
+        use tower_service::Service;
+        let service = warp::service(filter);
+        self.http = Some(Box::new(move |req| {
+            let response = service.clone().call(req);
+            Box::pin(async move {
+                match response.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            })
+        }));
+        self
+    }
+
+    /// Uses `pubsub` (for example one with a Redis adapter) instead of a node-local one.
+    pub fn pubsub(mut self, pubsub: PubSub) -> Self {
+        self.pubsub = pubsub;
+        self
+    }
+
+    /// Builds the endpoint.
+    pub fn build(self) -> Endpoint {
+        let mounts = self.sockets.into_iter().map(|mount| mount(&self.pubsub)).collect();
+        Endpoint { inner: Arc::new(Inner { pubsub: self.pubsub, mounts, http: self.http, lifecycle: Lifecycle::new() }) }
+    }
+}
+
+/// A bound endpoint, ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    endpoint: Endpoint,
+}
+
+impl Server {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until [`Endpoint::shutdown`], then waits (at most 10 s) for open connections to close.
+    pub async fn run(self) -> io::Result<()> {
+        let Server { listener, endpoint } = self;
+        let mut lifecycle = endpoint.inner.lifecycle.clone();
+        loop {
+            let (tcp, peer) = tokio::select! {
+                () = lifecycle.shutting_down() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors, most likely: wait for some to be released.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let endpoint = endpoint.clone();
+            let guard = lifecycle.track();
+            tokio::spawn(async move {
+                let _guard = guard;
+                let mut lifecycle = endpoint.inner.lifecycle.clone();
+                let service = service_fn(move |req| {
+                    let endpoint = endpoint.clone();
+                    async move { Ok::<_, Infallible>(endpoint.handle(req, peer).await) }
+                });
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(tcp), service).with_upgrades();
+                let mut conn = std::pin::pin!(conn);
+                let result = tokio::select! {
+                    result = conn.as_mut() => result,
+                    () = lifecycle.shutting_down() => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%peer, "HTTP connection ended: {e}");
+                }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT, lifecycle.idle()).await.is_err() {
+            tracing::warn!(open = lifecycle.active(), "shutdown timed out with connections still open");
+        }
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The shutdown signal and the count of open connections, shared by the accept loop and every connection.
+#[derive(Clone)]
+pub(crate) struct Lifecycle {
+    shutdown: watch::Receiver<bool>,
+    state: Arc<LifecycleState>,
+}
+
+struct LifecycleState {
+    trigger: watch::Sender<bool>,
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+impl Lifecycle {
+    fn new() -> Self {
+        let (trigger, shutdown) = watch::channel(false);
+        Lifecycle { shutdown, state: Arc::new(LifecycleState { trigger, active: AtomicUsize::new(0), idle: Notify::new() }) }
+    }
+
+    fn shutdown(&self) {
+        self.state.trigger.send_replace(true);
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Resolves once shutdown has started.
+    pub(crate) async fn shutting_down(&mut self) {
+        // The sender lives in `state`, which this value keeps alive, so the wait cannot fail.
+        let _ = self.shutdown.wait_for(|down| *down).await;
+    }
+
+    /// Counts a connection as open until the guard drops.
+    pub(crate) fn track(&self) -> TrackGuard {
+        self.state.active.fetch_add(1, Ordering::SeqCst);
+        TrackGuard(self.state.clone())
+    }
+
+    fn active(&self) -> usize {
+        self.state.active.load(Ordering::SeqCst)
+    }
+
+    async fn idle(&self) {
+        loop {
+            let notified = self.state.idle.notified();
+            if self.active() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+pub(crate) struct TrackGuard(Arc<LifecycleState>);
+
+impl Drop for TrackGuard {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The outbound side of one connection: frames for the client and notices for the connection itself, in order.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::payload::Payload;
+use crate::queue::{PushError, Queue};
+use crate::serializer::{Frame, Serializer};
+
+/// What a connection's writer takes from its outbox.
+pub(crate) enum Out {
+    /// A frame for the client.
+    Frame(Frame),
+    /// A channel task ended; the connection forgets it if it is still the channel on that topic.
+    ChannelExit { topic: Arc<str>, instance: u64 },
+}
+
+/// Why the server ends a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// A `disconnect` broadcast to the socket id: close code 1001, so the client reconnects.
+    Disconnect,
+    /// The outbox filled up: the client does not read fast enough.
+    SlowClient,
+    /// The server is shutting down: close code 1012, so the client reconnects elsewhere.
+    Shutdown,
+}
+
+impl CloseReason {
+    pub(crate) fn code(self) -> u16 {
+        match self {
+            CloseReason::Disconnect => 1001,
+            CloseReason::SlowClient => 1008,
+            CloseReason::Shutdown => 1012,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Disconnect => "disconnect",
+            CloseReason::SlowClient => "slow client",
+            CloseReason::Shutdown => "server shutdown",
+        }
+    }
+}
+
+/// A connection's bounded outbound queue, shared by its channel tasks and by PubSub.
+pub(crate) struct Outbox {
+    pub(crate) queue: Queue<Out>,
+    pub(crate) serializer: Serializer,
+    close_reason: OnceLock<CloseReason>,
+}
+
+impl Outbox {
+    pub(crate) fn new(serializer: Serializer, capacity: usize) -> Arc<Self> {
+        Arc::new(Outbox { queue: Queue::new(capacity), serializer, close_reason: OnceLock::new() })
+    }
+
+    /// Queues a frame. A full outbox means the client cannot keep up: the connection is shut instead of
+    /// slowing the sender or growing without bound.
+    pub(crate) fn push(&self, frame: Frame) -> bool {
+        match self.queue.try_push(Out::Frame(frame)) {
+            Ok(()) => true,
+            Err(PushError::Full(_)) => {
+                self.shut(CloseReason::SlowClient);
+                false
+            }
+            Err(PushError::Closed(_)) => false,
+        }
+    }
+
+    /// Queues a notice for the connection; never refused for lack of room.
+    pub(crate) fn notify(&self, out: Out) {
+        self.queue.force_push(out);
+    }
+
+    /// Asks the connection to close; the first reason wins.
+    pub(crate) fn shut(&self, reason: CloseReason) {
+        if self.close_reason.set(reason).is_ok() {
+            self.queue.close();
+        }
+    }
+
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.close_reason.get().copied()
+    }
+}
+
+impl Outbox {
+    /// Encodes and queues a non-reply message; an unencodable one is logged and dropped.
+    pub(crate) fn send_message(
+        &self,
+        join_ref: Option<&str>,
+        ref_: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &Payload,
+    ) -> bool {
+        match self.serializer.encode_message(join_ref, ref_, topic, event, payload) {
+            Ok(frame) => self.push(frame),
+            Err(e) => {
+                tracing::warn!(topic, event, "message not sent: {e}");
+                false
+            }
+        }
+    }
+
+    /// Encodes and queues a `phx_reply`; an unencodable one is logged and dropped.
+    pub(crate) fn send_reply(
+        &self,
+        join_ref: Option<&str>,
+        ref_: Option<&str>,
+        topic: &str,
+        status: &str,
+        response: &Payload,
+    ) -> bool {
+        match self.serializer.encode_reply(join_ref, ref_, topic, status, response) {
+            Ok(frame) => self.push(frame),
+            Err(e) => {
+                tracing::warn!(topic, status, "reply not sent: {e}");
+                false
+            }
+        }
+    }
+}

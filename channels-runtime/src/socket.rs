@@ -1,0 +1,248 @@
+//! Socket handlers: who may connect, what each connection carries, and which channel serves which topic.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use crate::channel::{Channel, JoinStart, Started};
+
+/// A socket handler, as Phoenix's `UserSocket`: authenticates each connection and routes its topics.
+///
+/// The implementing type is the connection's assigns: `connect` builds it from the client's params, and every
+/// channel joined over the connection reads it through [`ChannelSocket::assigns`](crate::ChannelSocket::assigns).
+///
+/// ```
+/// use channels_runtime::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::{Channel, ChannelSocket, HandleResult, JoinResult, Payload};
+/// # struct RoomChannel;
+/// # impl Channel for RoomChannel {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> { JoinResult::ok(RoomChannel) }
+/// #     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<Self>) -> HandleResult { HandleResult::NoReply }
+/// # }
+///
+/// struct UserSocket {
+///     user_id: Option<String>,
+/// }
+///
+/// impl Socket for UserSocket {
+///     async fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
+///         if params.get("reject") == Some("true") {
+///             return Err(Refuse);
+///         }
+///         Ok(UserSocket { user_id: params.get("user_id").map(str::to_owned) })
+///     }
+///
+///     fn id(&self) -> Option<String> {
+///         self.user_id.as_ref().map(|id| format!("users_socket:{id}"))
+///     }
+///
+///     fn channels() -> Router<Self> {
+///         Router::new().channel::<RoomChannel>("rooms:*")
+///     }
+/// }
+/// ```
+pub trait Socket: Sized + Send + Sync + 'static {
+    /// Accepts or refuses a connection. A refusal answers HTTP 403 (WebSocket).
+    fn connect(params: &ConnectParams, info: &ConnectInfo) -> impl Future<Output = Result<Self, Refuse>> + Send;
+
+    /// The socket id: when `Some`, the connection subscribes to that topic, and broadcasting `disconnect` to it
+    /// closes every connection with that id.
+    fn id(&self) -> Option<String> {
+        None
+    }
+
+    /// The channel routes, tried in order; built once when the socket is mounted.
+    fn channels() -> Router<Self>;
+}
+
+/// The refusal of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Refuse;
+
+impl fmt::Display for Refuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection refused")
+    }
+}
+
+impl std::error::Error for Refuse {}
+
+/// The query parameters a client connected with (`vsn` included), decoded.
+///
+/// ```
+/// use channels_runtime::ConnectParams;
+/// let p = ConnectParams::from_query("token=a%20b&vsn=2.0.0");
+/// assert_eq!(p.get("token"), Some("a b"));
+/// assert_eq!(p.get("vsn"), Some("2.0.0"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectParams {
+    params: BTreeMap<String, String>,
+}
+
+impl ConnectParams {
+    /// Decodes a URL query string (`application/x-www-form-urlencoded`); on a repeated key the last one wins.
+    pub fn from_query(query: &str) -> Self {
+        let params = query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        ConnectParams { params }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.params.get(key).map(String::as_str)
+    }
+
+    /// Every parameter, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// What the transport knows about a connection besides its params.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectInfo {
+    /// The peer's address.
+    pub peer_addr: Option<SocketAddr>,
+    /// The request URI (path and query).
+    pub uri: String,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// Every `x-*` header, names lowercased.
+    pub x_headers: Vec<(String, String)>,
+    /// The `traceparent` and `tracestate` headers.
+    pub trace_context_headers: Vec<(String, String)>,
+    /// The token the client sent with the `authToken` option (a `Sec-WebSocket-Protocol` entry).
+    pub auth_token: Option<String>,
+}
+
+/// The channel routes of a socket handler: topic patterns, first match wins.
+///
+/// A pattern is an exact topic (`"rooms:lobby"`) or a prefix ending in `*` (`"rooms:*"`).
+pub struct Router<S> {
+    routes: Vec<(Pattern, Route<S>)>,
+}
+
+/// Starts one channel type's task.
+pub(crate) type Route<S> = fn(JoinStart<S>) -> Started;
+
+impl<S: Socket> Router<S> {
+    /// No routes.
+    pub fn new() -> Self {
+        Router { routes: Vec::new() }
+    }
+
+    /// Routes topics matching `pattern` to `C`.
+    ///
+    /// # Panics
+    /// When `pattern` has a `*` anywhere but at its end, or is empty: a configuration error found at startup.
+    pub fn channel<C: Channel<Socket = S>>(mut self, pattern: &str) -> Self {
+        let pattern = Pattern::parse(pattern).unwrap_or_else(|e| panic!("invalid channel pattern {pattern:?}: {e}"));
+        self.routes.push((pattern, crate::channel::start::<C>));
+        self
+    }
+
+    pub(crate) fn find(&self, topic: &str) -> Option<Route<S>> {
+        self.routes.iter().find(|(p, _)| p.matches(topic)).map(|(_, r)| *r)
+    }
+}
+
+impl<S: Socket> Default for Router<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.routes.iter().map(|(p, _)| p)).finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Exact(Box<str>),
+    Prefix(Box<str>),
+}
+
+impl Pattern {
+    fn parse(pattern: &str) -> Result<Self, &'static str> {
+        if pattern.is_empty() {
+            return Err("a pattern cannot be empty");
+        }
+        match pattern.find('*') {
+            None => Ok(Pattern::Exact(pattern.into())),
+            Some(i) if i == pattern.len() - 1 => Ok(Pattern::Prefix(pattern[..i].into())),
+            Some(_) => Err("`*` may only end a pattern"),
+        }
+    }
+
+    fn matches(&self, topic: &str) -> bool {
+        match self {
+            Pattern::Exact(t) => **t == *topic,
+            Pattern::Prefix(p) => topic.starts_with(&**p),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        let p = Pattern::parse("rooms:*").unwrap();
+        assert!(p.matches("rooms:lobby") && p.matches("rooms:") && !p.matches("room:1"));
+        let p = Pattern::parse("rooms:lobby").unwrap();
+        assert!(p.matches("rooms:lobby") && !p.matches("rooms:lobby2"));
+        assert!(Pattern::parse("*").unwrap().matches("anything"));
+        assert!(Pattern::parse("a*b").is_err() && Pattern::parse("").is_err());
+    }
+
+    #[test]
+    fn query_decoding() {
+        let p = ConnectParams::from_query("a=1&b=%7B%22x%22%7D&c&d=x+y&e=%zz&f=%4");
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), Some("{\"x\"}"));
+        assert_eq!(p.get("c"), Some(""));
+        assert_eq!(p.get("d"), Some("x y"));
+        assert_eq!(p.get("e"), Some("%zz"));
+        assert_eq!(p.get("f"), Some("%4"));
+    }
+}

@@ -1,0 +1,319 @@
+//! The WebSocket transport: the upgrade, done here rather than by warp so the read buffer is small and the
+//! `phoenix` subprotocol is answered, and the connection loop that reads frames and writes coalesced batches.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::upgrade::Upgraded;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use warp::reply::Response;
+
+use super::{Mount, status_response};
+use crate::channel::TerminateReason;
+use crate::connection::{Connection, SocketShared};
+use crate::endpoint::Lifecycle;
+use crate::outbox::{CloseReason, Out, Outbox};
+use crate::queue::recycle;
+use crate::serializer::{Frame, Serializer};
+use crate::socket::{ConnectInfo, ConnectParams, Socket};
+
+/// The subprotocol prefix phoenix.js uses to carry `authToken`.
+const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
+
+/// How long a closing handshake may take before the TCP connection is simply dropped.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub(crate) struct WebSocketMount<S> {
+    pub path: String,
+    pub shared: Arc<SocketShared<S>>,
+}
+
+impl<S: Socket> Mount for WebSocketMount<S> {
+    fn websocket_path(&self) -> &str {
+        &self.path
+    }
+
+    fn upgrade(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        lifecycle: Lifecycle,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + 'static>> {
+        Box::pin(upgrade(self.shared.clone(), req, peer, lifecycle))
+    }
+}
+
+async fn upgrade<S: Socket>(
+    shared: Arc<SocketShared<S>>,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    lifecycle: Lifecycle,
+) -> Response {
+    if req.method() != Method::GET {
+        return status_response(StatusCode::BAD_REQUEST, "only GET is accepted here");
+    }
+    let key = match check_upgrade_headers(req.headers()) {
+        Ok(key) => key,
+        Err(why) => return status_response(StatusCode::BAD_REQUEST, why),
+    };
+    let params = ConnectParams::from_query(req.uri().query().unwrap_or(""));
+    let Some(serializer) = Serializer::negotiate(params.get("vsn")) else {
+        tracing::warn!(%peer, vsn = params.get("vsn"), "connection refused: unsupported serializer vsn");
+        return status_response(StatusCode::FORBIDDEN, "");
+    };
+    let protocols = offered_protocols(req.headers());
+    let auth_token = match protocols.iter().find_map(|p| p.strip_prefix(AUTH_TOKEN_PREFIX)).map(decode_auth_token) {
+        Some(Ok(token)) => Some(token),
+        Some(Err(())) => return status_response(StatusCode::BAD_REQUEST, "malformed auth token subprotocol"),
+        None => None,
+    };
+    let info = connect_info(&req, peer, auth_token);
+    let assigns = match crate::channel::catch_unwind(S::connect(&params, &info)).await {
+        Ok(Ok(assigns)) => assigns,
+        Ok(Err(_)) => {
+            tracing::info!(%peer, "connection refused by the socket handler");
+            return status_response(StatusCode::FORBIDDEN, "");
+        }
+        Err(panic) => {
+            tracing::error!(%peer, panic = crate::channel::panic_message(&panic), "connect crashed");
+            return status_response(StatusCode::INTERNAL_SERVER_ERROR, "");
+        }
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let config = shared.config.clone();
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(config.read_buffer_size)
+        .write_buffer_size(16 << 10)
+        .max_write_buffer_size((16 << 10) + config.max_frame_size)
+        .max_message_size(Some(config.max_frame_size))
+        .max_frame_size(Some(config.max_frame_size));
+    let guard = lifecycle.track();
+    tokio::spawn(async move {
+        let _guard = guard;
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => return tracing::debug!(%peer, "upgrade failed: {e}"),
+        };
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+        let outbox = Outbox::new(serializer, config.outbox_capacity);
+        let connection = Connection::new(assigns, outbox.clone(), shared);
+        tracing::info!(%peer, ?serializer, "connected");
+        run(ws, connection, outbox, config.idle_timeout, lifecycle, peer).await;
+    });
+
+    let mut response = Response::new(Default::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    let accept = derive_accept_key(key.as_bytes());
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).expect("base64 is a valid header"));
+    if protocols.iter().any(|p| p == "phoenix") {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("phoenix"));
+    }
+    response
+}
+
+/// The `Sec-WebSocket-Key` of a well-formed upgrade request, or why it is not one.
+fn check_upgrade_headers(headers: &HeaderMap) -> Result<String, &'static str> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|v| v.trim().eq_ignore_ascii_case(token))
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err("'connection' header must contain 'upgrade'");
+    }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err("'upgrade' header must contain 'websocket'");
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+        return Err("'sec-websocket-version' header must be '13'");
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|k| k.to_str().ok())
+        .map(str::to_owned)
+        .ok_or("'sec-websocket-key' header is missing")
+}
+
+fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// phoenix.js encodes the token with the standard base64 alphabet and strips the padding; be lenient with
+/// the URL-safe alphabet and with padding too.
+fn decode_auth_token(encoded: &str) -> Result<String, ()> {
+    let mut bits = 0u32;
+    let mut nbits = 0;
+    let mut out = Vec::with_capacity(encoded.len() * 3 / 4);
+    for c in encoded.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return Err(()),
+        };
+        bits = (bits << 6) | u32::from(v);
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((bits >> nbits) as u8);
+        }
+    }
+    String::from_utf8(out).map_err(|_| ())
+}
+
+fn connect_info(req: &Request<Incoming>, peer: SocketAddr, auth_token: Option<String>) -> ConnectInfo {
+    let header_pairs = |pred: &dyn Fn(&str) -> bool| -> Vec<(String, String)> {
+        req.headers()
+            .iter()
+            .filter(|(name, _)| pred(name.as_str()))
+            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+            .collect()
+    };
+    ConnectInfo {
+        peer_addr: Some(peer),
+        uri: req.uri().to_string(),
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        x_headers: header_pairs(&|n| n.starts_with("x-")),
+        trace_context_headers: header_pairs(&|n| n == "traceparent" || n == "tracestate"),
+        auth_token,
+    }
+}
+
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Why the connection loop ended, and what to tell the client.
+enum End {
+    /// The client closed, or the TCP connection failed: nothing more to send.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+async fn run<S: Socket>(
+    ws: Ws,
+    mut connection: Connection<S>,
+    outbox: Arc<Outbox>,
+    idle_timeout: std::time::Duration,
+    mut lifecycle: Lifecycle,
+    peer: SocketAddr,
+) {
+    let (mut sink, mut stream) = ws.split();
+    let mut batch = VecDeque::new();
+    let mut last_seen = Instant::now();
+    let mut idle = pin!(sleep_until(last_seen + idle_timeout));
+    let serializer = outbox.serializer;
+    let end = loop {
+        tokio::select! {
+            biased;
+            () = lifecycle.shutting_down() => break End::Close(CloseReason::Shutdown.code(), CloseReason::Shutdown.as_str()),
+            open = outbox.queue.recv_all(&mut batch) => {
+                if let Some(reason) = outbox.close_reason() {
+                    tracing::info!(%peer, reason = reason.as_str(), "closing connection");
+                    break End::Close(reason.code(), reason.as_str());
+                }
+                if !open {
+                    break End::Gone;
+                }
+                if write_batch(&mut sink, &mut batch, &mut connection).await.is_err() {
+                    break End::Gone;
+                }
+            }
+            msg = stream.next() => {
+                last_seen = Instant::now();
+                let decoded = match msg {
+                    Some(Ok(WsMessage::Text(text))) => serializer.decode_text(&text),
+                    Some(Ok(WsMessage::Binary(bytes))) => serializer.decode_binary(bytes),
+                    Some(Ok(WsMessage::Close(_))) | None => break End::Gone,
+                    Some(Ok(_)) => continue,
+                    Some(Err(WsError::Capacity(e))) => {
+                        tracing::warn!(%peer, "closing connection: {e}");
+                        break End::Close(1009, "message too big");
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!(%peer, "connection failed: {e}");
+                        break End::Gone;
+                    }
+                };
+                match decoded {
+                    Ok(msg) => connection.handle(msg).await,
+                    Err(e) => {
+                        // Phoenix's transport crashes on a malformed frame, which closes the connection.
+                        tracing::warn!(%peer, "closing connection: {e}");
+                        break End::Close(1011, "malformed frame");
+                    }
+                }
+            }
+            () = &mut idle => {
+                if last_seen.elapsed() >= idle_timeout {
+                    tracing::info!(%peer, "closing idle connection");
+                    break End::Gone;
+                }
+                idle.as_mut().reset(last_seen + idle_timeout);
+            }
+        }
+    };
+    let reason = if lifecycle.is_shutting_down() { TerminateReason::Shutdown } else { TerminateReason::Closed };
+    outbox.queue.close();
+    outbox.queue.clear();
+    connection.close(reason);
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+        let _ = timeout(CLOSE_TIMEOUT, sink.send(WsMessage::Close(Some(frame)))).await;
+    }
+    let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
+    tracing::info!(%peer, "disconnected");
+}
+
+/// Writes everything queued, then flushes once.
+async fn write_batch<S: Socket>(
+    sink: &mut futures_util::stream::SplitSink<Ws, WsMessage>,
+    batch: &mut VecDeque<Out>,
+    connection: &mut Connection<S>,
+) -> Result<(), WsError> {
+    for out in batch.drain(..) {
+        match out {
+            Out::Frame(Frame::Text(text)) => sink.feed(WsMessage::Text(text)).await?,
+            Out::Frame(Frame::Binary(bytes)) => sink.feed(WsMessage::Binary(bytes)).await?,
+            Out::ChannelExit { topic, instance } => connection.channel_exited(&topic, instance),
+        }
+    }
+    recycle(batch);
+    sink.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_token_decoding() {
+        assert_eq!(decode_auth_token("MTIzNA"), Ok("1234".to_owned()));
+        assert_eq!(decode_auth_token("MTIzNA=="), Ok("1234".to_owned()));
+        assert_eq!(decode_auth_token("a2V5Pz8_"), Ok("key??".to_owned()));
+        assert_eq!(decode_auth_token("a2V5Pz8/"), Ok("key??".to_owned()));
+        assert!(decode_auth_token("***").is_err());
+    }
+}
