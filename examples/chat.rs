@@ -59,15 +59,10 @@ impl Channel for RoomChannel {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4000u16);
     let page = warp::path::end().map(|| warp::reply::html(include_str!("chat/index.html")));
-    let endpoint = Endpoint::builder()
-        .socket::<UserSocket>("/socket", SocketConfig::default())
-        .routes(page)
-        .build();
+    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).routes(page).build();
     endpoint.serve(("127.0.0.1", port)).await
 }

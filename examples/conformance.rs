@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload,
-    Refuse, Reply, Router, Socket, SocketConfig, StopReason,
+    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload, Refuse,
+    Reply, Router, Socket, SocketConfig, StopReason,
 };
 use serde_json::{Value, json};
 
@@ -151,9 +151,7 @@ fn unhandled(event: &str) -> HandleResult {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4001u16);
     let config = SocketConfig::default().idle_timeout(Duration::from_secs(60)).max_channels(100);

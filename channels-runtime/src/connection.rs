@@ -41,7 +41,8 @@ pub(crate) struct Connection<S: Socket> {
 
 impl<S: Socket> Connection<S> {
     pub(crate) fn new(assigns: S, outbox: Arc<Outbox>, shared: Arc<SocketShared<S>>) -> Self {
-        let id = assigns.id().map(|id| shared.pubsub.subscribe_with(&id, Delivery::SocketId { outbox: outbox.clone() }));
+        let id =
+            assigns.id().map(|id| shared.pubsub.subscribe_with(&id, Delivery::SocketId { outbox: outbox.clone() }));
         Connection { assigns: Arc::new(assigns), outbox, shared, channels: HashMap::new(), next_instance: 0, _id: id }
     }
 
@@ -79,7 +80,7 @@ impl<S: Socket> Connection<S> {
         self.next_instance += 1;
         let topic: Arc<str> = msg.topic.into();
         let join_ref: Option<Arc<str>> = msg.join_ref.map(Into::into);
-        let started = route(JoinStart {
+        let started = route.start(JoinStart {
             topic: topic.clone(),
             join_ref: join_ref.clone(),
             ref_: msg.ref_.map(Into::into),

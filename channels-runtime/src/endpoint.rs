@@ -31,6 +31,9 @@ use crate::transport::{Mount, status_response};
 /// How long a shutdown waits for connections to close before giving up on them.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Mounts a socket handler once the endpoint's PubSub is known.
+type MountFn = Box<dyn FnOnce(&PubSub) -> Box<dyn Mount>>;
+
 type HttpService = Box<dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
 
 /// The server: socket handlers at their paths, the user's warp filters for every other request, and PubSub.
@@ -72,7 +75,7 @@ struct Inner {
 #[must_use]
 pub struct EndpointBuilder {
     pubsub: PubSub,
-    sockets: Vec<Box<dyn FnOnce(&PubSub) -> Box<dyn Mount>>>,
+    sockets: Vec<MountFn>,
     http: Option<HttpService>,
 }
 
@@ -177,7 +180,9 @@ impl EndpointBuilder {
     /// Builds the endpoint.
     pub fn build(self) -> Endpoint {
         let mounts = self.sockets.into_iter().map(|mount| mount(&self.pubsub)).collect();
-        Endpoint { inner: Arc::new(Inner { pubsub: self.pubsub, mounts, http: self.http, lifecycle: Lifecycle::new() }) }
+        Endpoint {
+            inner: Arc::new(Inner { pubsub: self.pubsub, mounts, http: self.http, lifecycle: Lifecycle::new() }),
+        }
     }
 }
 
@@ -279,7 +284,10 @@ struct LifecycleState {
 impl Lifecycle {
     fn new() -> Self {
         let (trigger, shutdown) = watch::channel(false);
-        Lifecycle { shutdown, state: Arc::new(LifecycleState { trigger, active: AtomicUsize::new(0), idle: Notify::new() }) }
+        Lifecycle {
+            shutdown,
+            state: Arc::new(LifecycleState { trigger, active: AtomicUsize::new(0), idle: Notify::new() }),
+        }
     }
 
     fn shutdown(&self) {

@@ -115,15 +115,13 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -154,32 +152,75 @@ pub struct ConnectInfo {
 
 /// The channel routes of a socket handler: topic patterns, first match wins.
 ///
-/// A pattern is an exact topic (`"rooms:lobby"`) or a prefix ending in `*` (`"rooms:*"`).
+/// A pattern is an exact topic (`"rooms:lobby"`) or a prefix ending in `*` (`"rooms:*"`). The `#[socket]` macro
+/// builds a router from a generated `match` instead ([`Router::from_fn`]).
 pub struct Router<S> {
-    routes: Vec<(Pattern, Route<S>)>,
+    routes: Routes<S>,
 }
 
-/// Starts one channel type's task.
-pub(crate) type Route<S> = fn(JoinStart<S>) -> Started;
+enum Routes<S> {
+    Patterns(Vec<(Pattern, ChannelRoute<S>)>),
+    Dispatch(fn(&str) -> Option<ChannelRoute<S>>),
+}
+
+/// Starts the task of one channel type; what a route leads to.
+pub struct ChannelRoute<S>(fn(JoinStart<S>) -> Started);
+
+impl<S> Clone for ChannelRoute<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for ChannelRoute<S> {}
+
+impl<S: Socket> ChannelRoute<S> {
+    /// The route to channel `C`.
+    pub fn to<C: Channel<Socket = S>>() -> Self {
+        ChannelRoute(crate::channel::start::<C>)
+    }
+
+    pub(crate) fn start(self, join: JoinStart<S>) -> Started {
+        (self.0)(join)
+    }
+}
+
+impl<S> fmt::Debug for ChannelRoute<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChannelRoute")
+    }
+}
 
 impl<S: Socket> Router<S> {
     /// No routes.
     pub fn new() -> Self {
-        Router { routes: Vec::new() }
+        Router { routes: Routes::Patterns(Vec::new()) }
+    }
+
+    /// A router that asks `dispatch` for each topic's route.
+    pub fn from_fn(dispatch: fn(&str) -> Option<ChannelRoute<S>>) -> Self {
+        Router { routes: Routes::Dispatch(dispatch) }
     }
 
     /// Routes topics matching `pattern` to `C`.
     ///
     /// # Panics
-    /// When `pattern` has a `*` anywhere but at its end, or is empty: a configuration error found at startup.
+    /// When `pattern` has a `*` anywhere but at its end, is empty, or the router was made by
+    /// [`from_fn`](Router::from_fn): configuration errors found at startup.
     pub fn channel<C: Channel<Socket = S>>(mut self, pattern: &str) -> Self {
         let pattern = Pattern::parse(pattern).unwrap_or_else(|e| panic!("invalid channel pattern {pattern:?}: {e}"));
-        self.routes.push((pattern, crate::channel::start::<C>));
+        match &mut self.routes {
+            Routes::Patterns(routes) => routes.push((pattern, ChannelRoute::to::<C>())),
+            Routes::Dispatch(_) => panic!("a router made by Router::from_fn takes no pattern routes"),
+        }
         self
     }
 
-    pub(crate) fn find(&self, topic: &str) -> Option<Route<S>> {
-        self.routes.iter().find(|(p, _)| p.matches(topic)).map(|(_, r)| *r)
+    pub(crate) fn find(&self, topic: &str) -> Option<ChannelRoute<S>> {
+        match &self.routes {
+            Routes::Patterns(routes) => routes.iter().find(|(p, _)| p.matches(topic)).map(|(_, r)| *r),
+            Routes::Dispatch(dispatch) => dispatch(topic),
+        }
     }
 }
 
@@ -191,7 +232,10 @@ impl<S: Socket> Default for Router<S> {
 
 impl<S> fmt::Debug for Router<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.routes.iter().map(|(p, _)| p)).finish()
+        match &self.routes {
+            Routes::Patterns(routes) => f.debug_list().entries(routes.iter().map(|(p, _)| p)).finish(),
+            Routes::Dispatch(_) => f.write_str("Router(generated dispatch)"),
+        }
     }
 }
 

@@ -100,14 +100,22 @@ pub trait Channel: Sized + Send + 'static {
 
     /// Handles a message sent with [`ChannelSocket::send_info`] or a [`ChannelHandle`]. By default it is dropped
     /// with a warning, as Phoenix does with unexpected messages.
-    fn handle_info(&mut self, info: Self::Info, socket: &mut ChannelSocket<Self>) -> impl Future<Output = OutResult> + Send {
+    fn handle_info(
+        &mut self,
+        info: Self::Info,
+        socket: &mut ChannelSocket<Self>,
+    ) -> impl Future<Output = OutResult> + Send {
         drop(info);
         tracing::warn!(topic = socket.topic(), "handle_info is not implemented, message dropped");
         ready(OutResult::NoReply)
     }
 
     /// Runs when the channel ends other than by a crash: leave, stop, closed connection, server shutdown.
-    fn terminate(&mut self, reason: &TerminateReason, socket: &mut ChannelSocket<Self>) -> impl Future<Output = ()> + Send {
+    fn terminate(
+        &mut self,
+        reason: &TerminateReason,
+        socket: &mut ChannelSocket<Self>,
+    ) -> impl Future<Output = ()> + Send {
         let _ = (reason, socket);
         ready(())
     }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
-use super::{Channel, ChannelMsg, ChannelSocket, HandleResult, JoinResult, OutResult, Reply, StopReason, TerminateReason};
+use super::{
+    Channel, ChannelMsg, ChannelSocket, HandleResult, JoinResult, OutResult, Reply, StopReason, TerminateReason,
+};
 use crate::outbox::{Out, Outbox};
 use crate::payload::Payload;
 use crate::pubsub::{Delivery, PubSub};
@@ -141,7 +143,8 @@ async fn serve<C: Channel>(channel: &mut C, socket: &mut ChannelSocket<C>) -> Ex
                 return Exit::Left;
             }
             ChannelMsg::Out(broadcast) => {
-                if let OutResult::Stop(reason) = channel.handle_out(&broadcast.event, &broadcast.payload, socket).await {
+                if let OutResult::Stop(reason) = channel.handle_out(&broadcast.event, &broadcast.payload, socket).await
+                {
                     return Exit::Stopped(reason);
                 }
             }
@@ -164,7 +167,11 @@ async fn terminate<C: Channel>(channel: &mut C, socket: &mut ChannelSocket<C>, r
     }
 }
 
-fn join_failed<C: Channel>(socket: &ChannelSocket<C>, replaces: Option<Option<Arc<str>>>, joined: oneshot::Sender<bool>) {
+fn join_failed<C: Channel>(
+    socket: &ChannelSocket<C>,
+    replaces: Option<Option<Arc<str>>>,
+    joined: oneshot::Sender<bool>,
+) {
     close_replaced(socket, replaces);
     socket.mailbox.close();
     let _ = joined.send(false);

@@ -27,8 +27,10 @@ struct Subscriber {
     delivery: Delivery,
 }
 
+type Shard = HashMap<Box<str>, Vec<Subscriber>>;
+
 pub(super) struct Registry {
-    shards: Box<[RwLock<HashMap<Box<str>, Vec<Subscriber>>>]>,
+    shards: Box<[RwLock<Shard>]>,
     hasher: RandomState,
 }
 
@@ -37,7 +39,7 @@ impl Registry {
         Registry { shards: (0..SHARDS).map(|_| RwLock::default()).collect(), hasher: RandomState::new() }
     }
 
-    fn shard(&self, topic: &str) -> &RwLock<HashMap<Box<str>, Vec<Subscriber>>> {
+    fn shard(&self, topic: &str) -> &RwLock<Shard> {
         &self.shards[self.hasher.hash_one(topic) as usize % SHARDS]
     }
 
@@ -84,8 +86,10 @@ impl Registry {
                         outbox
                             .serializer
                             .encode_broadcast(&broadcast.topic, &broadcast.event, &broadcast.payload)
-                            .map_err(|e| tracing::warn!(topic = %broadcast.topic, event = %broadcast.event,
-                                serializer = ?outbox.serializer, "broadcast not sent: {e}"))
+                            .map_err(|e| {
+                                tracing::warn!(topic = %broadcast.topic, event = %broadcast.event,
+                                serializer = ?outbox.serializer, "broadcast not sent: {e}")
+                            })
                             .ok()
                     });
                     if let Some(frame) = frame {

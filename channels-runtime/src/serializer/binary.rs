@@ -25,7 +25,8 @@ pub(super) fn decode(frame: Bytes) -> Result<Message, DecodeError> {
     let lens = [header[0], header[1], header[2], header[3]].map(usize::from);
     let mut at = 5;
     let mut field = |name: &str, len: usize| -> Result<String, DecodeError> {
-        let bytes = frame.get(at..at + len).ok_or_else(|| DecodeError::new(format!("binary push {name} is cut short")))?;
+        let bytes =
+            frame.get(at..at + len).ok_or_else(|| DecodeError::new(format!("binary push {name} is cut short")))?;
         at += len;
         String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::new(format!("binary push {name} is not UTF-8")))
     };
@@ -35,7 +36,13 @@ pub(super) fn decode(frame: Bytes) -> Result<Message, DecodeError> {
     let event = field("event", lens[3])?;
     let payload = frame.slice(at..);
     let non_empty = |s: String| (!s.is_empty()).then_some(s);
-    Ok(Message { join_ref: non_empty(join_ref), ref_: non_empty(ref_), topic, event, payload: Payload::Binary(payload) })
+    Ok(Message {
+        join_ref: non_empty(join_ref),
+        ref_: non_empty(ref_),
+        topic,
+        event,
+        payload: Payload::Binary(payload),
+    })
 }
 
 pub(super) fn push(join_ref: Option<&str>, topic: &str, event: &str, payload: &Bytes) -> Result<Frame, EncodeError> {

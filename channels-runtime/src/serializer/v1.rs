@@ -76,7 +76,9 @@ mod tests {
     fn encodes_sorted_keys() {
         assert_eq!(
             reply(Some("4"), "t", "ok", r#"{"a":1}"#),
-            Frame::Text(r#"{"event":"phx_reply","payload":{"response":{"a":1},"status":"ok"},"ref":"4","topic":"t"}"#.into())
+            Frame::Text(
+                r#"{"event":"phx_reply","payload":{"response":{"a":1},"status":"ok"},"ref":"4","topic":"t"}"#.into()
+            )
         );
         assert_eq!(
             message(None, "t", "pushed", "{}"),

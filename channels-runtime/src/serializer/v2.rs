@@ -155,10 +155,7 @@ mod tests {
     #[test]
     fn encodes_exact_frames() {
         let f = reply(Some("1"), Some("6"), "test:frames", "ok", r#"{"a":1}"#);
-        assert_eq!(
-            f,
-            Frame::Text(r#"["1","6","test:frames","phx_reply",{"response":{"a":1},"status":"ok"}]"#.into())
-        );
+        assert_eq!(f, Frame::Text(r#"["1","6","test:frames","phx_reply",{"response":{"a":1},"status":"ok"}]"#.into()));
         let f = message(None, None, "t\"", "e", "{}");
         assert_eq!(f, Frame::Text(r#"[null,null,"t\"","e",{}]"#.into()));
     }

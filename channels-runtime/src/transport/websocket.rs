@@ -130,7 +130,12 @@ async fn upgrade<S: Socket>(
 /// The `Sec-WebSocket-Key` of a well-formed upgrade request, or why it is not one.
 fn check_upgrade_headers(headers: &HeaderMap) -> Result<String, &'static str> {
     let has_token = |name: header::HeaderName, token: &str| {
-        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|v| v.trim().eq_ignore_ascii_case(token))
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case(token))
     };
     if !has_token(header::CONNECTION, "upgrade") {
         return Err("'connection' header must contain 'upgrade'");
