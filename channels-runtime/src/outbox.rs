@@ -1,6 +1,9 @@
 //! The outbound side of one connection: frames for the client and notices for the connection itself, in order.
 
+use std::pin::pin;
 use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Notify;
 
 use crate::payload::Payload;
 use crate::queue::{PushError, Queue};
@@ -48,11 +51,12 @@ pub(crate) struct Outbox {
     pub(crate) queue: Queue<Out>,
     pub(crate) serializer: Serializer,
     close_reason: OnceLock<CloseReason>,
+    shut: Notify,
 }
 
 impl Outbox {
     pub(crate) fn new(serializer: Serializer, capacity: usize) -> Arc<Self> {
-        Arc::new(Outbox { queue: Queue::new(capacity), serializer, close_reason: OnceLock::new() })
+        Arc::new(Outbox { queue: Queue::new(capacity), serializer, close_reason: OnceLock::new(), shut: Notify::new() })
     }
 
     /// Queues a frame. A full outbox means the client cannot keep up: the connection is shut instead of
@@ -77,6 +81,19 @@ impl Outbox {
     pub(crate) fn shut(&self, reason: CloseReason) {
         if self.close_reason.set(reason).is_ok() {
             self.queue.close();
+            self.shut.notify_waiters();
+        }
+    }
+
+    /// Resolves once the connection is asked to close, even while its writer is blocked on a slow client.
+    pub(crate) async fn shut_down(&self) -> CloseReason {
+        loop {
+            let mut shut = pin!(self.shut.notified());
+            shut.as_mut().enable();
+            if let Some(reason) = self.close_reason() {
+                return reason;
+            }
+            shut.await;
         }
     }
 

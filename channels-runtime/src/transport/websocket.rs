@@ -242,8 +242,19 @@ async fn run<S: Socket>(
                 if !open {
                     break End::Gone;
                 }
-                if write_batch(&mut sink, &mut batch, &mut connection).await.is_err() {
-                    break End::Gone;
+                // A client that stops reading blocks this write; the close request must still get through.
+                let written = tokio::select! {
+                    biased;
+                    reason = outbox.shut_down() => Err(reason),
+                    result = write_batch(&mut sink, &mut batch, &mut connection) => Ok(result),
+                };
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break End::Gone,
+                    Err(reason) => {
+                        tracing::info!(%peer, reason = reason.as_str(), "closing connection");
+                        break End::Close(reason.code(), reason.as_str());
+                    }
                 }
             }
             msg = stream.next() => {
@@ -284,11 +295,18 @@ async fn run<S: Socket>(
     outbox.queue.close();
     outbox.queue.clear();
     connection.close(reason);
-    if let End::Close(code, reason) = end {
-        let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-        let _ = timeout(CLOSE_TIMEOUT, sink.send(WsMessage::Close(Some(frame)))).await;
+    match end {
+        // Its socket is full: a close frame would only wait there.
+        End::Close(_, reason) if reason == CloseReason::SlowClient.as_str() => {}
+        End::Close(code, reason) => {
+            let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+            let _ = timeout(CLOSE_TIMEOUT, sink.send(WsMessage::Close(Some(frame)))).await;
+            let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
+        }
+        End::Gone => {
+            let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
+        }
     }
-    let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
     tracing::info!(%peer, "disconnected");
 }
 

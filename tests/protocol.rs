@@ -1,0 +1,440 @@
+//! Runtime behaviour over real TCP that the captured vectors do not cover: HTTP answers of the upgrade, socket
+//! ids and `disconnect`, limits, slow clients, malformed and oversize frames, idle timeout, crash isolation in
+//! every callback, `handle_info`, `terminate`, serializers side by side, and graceful shutdown.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use channels::{
+    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload,
+    Refuse, Router, Socket, SocketConfig, TerminateReason,
+};
+use serde_json::{Value, json};
+use support::{Client, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use warp::Filter;
+
+/// Terminations seen by `ProbeChannel`, as `(topic, reason)`.
+static TERMINATED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+struct UserSocket {
+    user: Option<String>,
+}
+
+impl Socket for UserSocket {
+    async fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
+        if params.get("reject").is_some() {
+            return Err(Refuse);
+        }
+        Ok(UserSocket { user: params.get("user").map(str::to_owned) })
+    }
+
+    fn id(&self) -> Option<String> {
+        self.user.as_ref().map(|u| format!("users_socket:{u}"))
+    }
+
+    fn channels() -> Router<Self> {
+        Router::new().channel::<ProbeChannel>("probe:*").channel::<ProbeChannel>("exact")
+    }
+}
+
+/// Messages for `ProbeChannel::handle_info`.
+enum Info {
+    Push(String),
+    Crash,
+    Stop,
+}
+
+struct ProbeChannel;
+
+impl Channel for ProbeChannel {
+    type Socket = UserSocket;
+    type Info = Info;
+    const INTERCEPTS: &'static [&'static str] = &["out_crash"];
+
+    async fn join(topic: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+        let payload: Value = payload.deserialize().unwrap_or(Value::Null);
+        if payload.get("crash") == Some(&Value::Bool(true)) {
+            panic!("join crash requested");
+        }
+        if payload.get("after_join") == Some(&Value::Bool(true)) {
+            socket.send_info(Info::Push("after_join".into()));
+        }
+        JoinResult::ok_with(ProbeChannel, &json!({"topic": topic}))
+    }
+
+    async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
+        match event {
+            "echo" => HandleResult::ok(payload),
+            "broadcast" => {
+                socket.broadcast("broadcasted", payload);
+                HandleResult::NoReply
+            }
+            "out_crash" => {
+                socket.broadcast("out_crash", payload);
+                HandleResult::NoReply
+            }
+            "info_later" => {
+                let handle = socket.handle();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let _ = handle.send(Info::Push("from_task".into()));
+                });
+                HandleResult::NoReply
+            }
+            "info_crash" => {
+                socket.send_info(Info::Crash);
+                HandleResult::NoReply
+            }
+            "info_stop" => {
+                socket.send_info(Info::Stop);
+                HandleResult::NoReply
+            }
+            "stop_error" => HandleResult::Stop {
+                reason: channels::StopReason::Error("bad".into()),
+                reply: None,
+            },
+            "assigns" => HandleResult::ok(&json!({"user": socket.assigns().user})),
+            _ => HandleResult::error(&json!({"reason": "unhandled event"})),
+        }
+    }
+
+    async fn handle_out(&mut self, _event: &str, _payload: &Payload, _socket: &mut ChannelSocket<Self>) -> OutResult {
+        panic!("handle_out crash requested");
+    }
+
+    async fn handle_info(&mut self, info: Info, socket: &mut ChannelSocket<Self>) -> OutResult {
+        match info {
+            Info::Push(event) => {
+                socket.push(&event, &json!({}));
+                OutResult::NoReply
+            }
+            Info::Crash => panic!("handle_info crash requested"),
+            Info::Stop => OutResult::Stop(channels::StopReason::Normal),
+        }
+    }
+
+    async fn terminate(&mut self, reason: &TerminateReason, socket: &mut ChannelSocket<Self>) {
+        TERMINATED.lock().unwrap().push((socket.topic().to_owned(), format!("{reason:?}")));
+        if socket.topic().ends_with(":terminate_crash") {
+            panic!("terminate crash requested");
+        }
+    }
+}
+
+struct TestServer {
+    addr: SocketAddr,
+    endpoint: Endpoint,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    async fn start(config: SocketConfig) -> TestServer {
+        let hello = warp::path("hello").map(|| "hello from warp");
+        let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", config).routes(hello).build();
+        let server = endpoint.bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let done = tokio::spawn(server.run());
+        TestServer { addr, endpoint, done }
+    }
+
+    fn url(&self, query: &str) -> String {
+        format!("ws://{}/socket/websocket?{query}", self.addr)
+    }
+
+    async fn client(&self, query: &str) -> Client {
+        Client::connect(&self.url(query)).await
+    }
+
+    /// Sends a raw HTTP/1.1 request and returns the whole response text.
+    async fn http(&self, request: &str) -> String {
+        let mut tcp = TcpStream::connect(self.addr).await.unwrap();
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = vec![0; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buf)).await.unwrap().unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+async fn join(client: &mut Client, join_ref: &str, topic: &str) {
+    client.send_text(&format!(r#"["{join_ref}","{join_ref}","{topic}","phx_join",{{}}]"#)).await;
+    client
+        .expect_text(&format!(
+            r#"["{join_ref}","{join_ref}","{topic}","phx_reply",{{"response":{{"topic":"{topic}"}},"status":"ok"}}]"#
+        ))
+        .await;
+}
+
+const UPGRADE: &str = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+#[tokio::test]
+async fn upgrade_answers_like_phoenix() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let get = |query: &str, extra: &str| format!("GET /socket/websocket{query} HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
+
+    let plain = server.http(&get("?vsn=2.0.0", "")).await;
+    assert!(plain.starts_with("HTTP/1.1 400"), "{plain}");
+    assert!(plain.contains("'connection' header must contain 'upgrade'"), "{plain}");
+
+    let post = server.http(&format!("POST /socket/websocket HTTP/1.1\r\nHost: x\r\n{UPGRADE}\r\n")).await;
+    assert!(post.starts_with("HTTP/1.1 400"), "{post}");
+
+    let bad_vsn = server.http(&get("?vsn=123.1.1", UPGRADE)).await;
+    assert!(bad_vsn.starts_with("HTTP/1.1 403"), "{bad_vsn}");
+
+    let refused = server.http(&get("?vsn=2.0.0&reject=1", UPGRADE)).await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+
+    let ok = server.http(&get("?vsn=2.0.0", &format!("{UPGRADE}Sec-WebSocket-Protocol: phoenix, other\r\n"))).await;
+    assert!(ok.starts_with("HTTP/1.1 101"), "{ok}");
+    assert!(ok.to_ascii_lowercase().contains("sec-websocket-protocol: phoenix\r\n"), "{ok}");
+    assert!(ok.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "accept key: {ok}");
+
+    let no_protocol = server.http(&get("?vsn=2.0.0", UPGRADE)).await;
+    assert!(no_protocol.starts_with("HTTP/1.1 101"), "{no_protocol}");
+    assert!(!no_protocol.to_ascii_lowercase().contains("sec-websocket-protocol"), "{no_protocol}");
+
+    let warp_route = server.http("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(warp_route.starts_with("HTTP/1.1 200") && warp_route.ends_with("hello from warp"), "{warp_route}");
+    let missing = server.http("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+}
+
+#[tokio::test]
+async fn exact_and_prefix_routes() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    join(&mut c, "1", "exact").await;
+    join(&mut c, "2", "probe:anything").await;
+    c.send_text(r#"["3","3","exactly","phx_join",{}]"#).await;
+    c.expect_text(r#"[null,"3","exactly","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]"#)
+        .await;
+}
+
+#[tokio::test]
+async fn disconnect_broadcast_closes_every_connection_of_that_id_only() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let mut a1 = server.client("vsn=2.0.0&user=a").await;
+    let mut a2 = server.client("vsn=2.0.0&user=a").await;
+    let mut b = server.client("vsn=2.0.0&user=b").await;
+    let mut anonymous = server.client("vsn=2.0.0").await;
+    join(&mut a1, "1", "probe:d1").await;
+    join(&mut a2, "1", "probe:d2").await;
+    join(&mut b, "1", "probe:d3").await;
+    a1.send_text(r#"["1","2","probe:d1","assigns",{}]"#).await;
+    a1.expect_text(r#"["1","2","probe:d1","phx_reply",{"response":{"user":"a"},"status":"ok"}]"#).await;
+
+    server.endpoint.broadcast("users_socket:a", "disconnect", &json!({}));
+    assert_eq!(a1.expect_close().await, Some(1001));
+    assert_eq!(a2.expect_close().await, Some(1001));
+    b.send_text(r#"[null,"9","phoenix","heartbeat",{}]"#).await;
+    b.expect_text(r#"[null,"9","phoenix","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    anonymous.send_text(r#"[null,"9","phoenix","heartbeat",{}]"#).await;
+    anonymous.expect_text(r#"[null,"9","phoenix","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let terminated = TERMINATED.lock().unwrap().clone();
+    for topic in ["probe:d1", "probe:d2"] {
+        assert!(terminated.contains(&(topic.to_owned(), "Closed".to_owned())), "{terminated:?}");
+    }
+}
+
+#[tokio::test]
+async fn channel_limit_per_connection() {
+    let server = TestServer::start(SocketConfig::default().max_channels(3)).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    for i in 1..=3 {
+        join(&mut c, &i.to_string(), &format!("probe:{i}")).await;
+    }
+    c.send_text(r#"["4","4","probe:4","phx_join",{}]"#).await;
+    c.expect_text(r#"["4","4","probe:4","phx_reply",{"response":{"reason":"too many channels joined"},"status":"error"}]"#)
+        .await;
+    // A duplicate join of a joined topic is not a new channel.
+    c.send_text(r#"["5","5","probe:1","phx_join",{}]"#).await;
+    c.expect_text(r#"["5","5","probe:1","phx_reply",{"response":{"topic":"probe:1"},"status":"ok"}]"#).await;
+    c.expect_text(r#"["1","1","probe:1","phx_close",{}]"#).await;
+    // Leaving frees a slot.
+    c.send_text(r#"["2","6","probe:2","phx_leave",{}]"#).await;
+    c.expect_text(r#"["2","6","probe:2","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    c.expect_text(r#"["2","2","probe:2","phx_close",{}]"#).await;
+    join(&mut c, "7", "probe:4").await;
+}
+
+#[tokio::test]
+async fn stale_join_refs_are_dropped_null_accepted() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    join(&mut c, "1", "probe:stale").await;
+    c.send_text(r#"["0","2","probe:stale","echo",{"x":1}]"#).await;
+    c.send_text(r#"["0","3","probe:stale","phx_leave",{}]"#).await;
+    c.expect_silence(Duration::from_millis(200)).await;
+    c.send_text(r#"[null,"4","probe:stale","echo",{"x":2}]"#).await;
+    c.expect_text(r#"["1","4","probe:stale","phx_reply",{"response":{"x":2},"status":"ok"}]"#).await;
+    c.send_text(r#"[null,"5","probe:stale","phx_leave",{}]"#).await;
+    c.expect_text(r#"["1","5","probe:stale","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    c.expect_text(r#"["1","1","probe:stale","phx_close",{}]"#).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(TERMINATED.lock().unwrap().contains(&("probe:stale".to_owned(), "Left".to_owned())));
+}
+
+#[tokio::test]
+async fn malformed_frames_close_only_that_connection() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let mut bystander = server.client("vsn=2.0.0").await;
+    join(&mut bystander, "1", "probe:bystander").await;
+    for (vsn, bad) in [
+        ("2.0.0", "not json"),
+        ("2.0.0", r#"["1","2","t"]"#),
+        ("2.0.0", r#"{"topic":"t","event":"e","payload":{},"ref":"1"}"#),
+        ("1.0.0", r#"["1","2","t","e",{}]"#),
+    ] {
+        let mut c = server.client(&format!("vsn={vsn}")).await;
+        c.send_text(bad).await;
+        assert_eq!(c.expect_close().await, Some(1011), "{vsn} {bad}");
+    }
+    let mut c = server.client("vsn=2.0.0").await;
+    c.send_binary(&[1, 0, 0]).await;
+    assert_eq!(c.expect_close().await, Some(1011));
+    bystander.send_text(r#"["1","2","probe:bystander","echo",{}]"#).await;
+    bystander.expect_text(r#"["1","2","probe:bystander","phx_reply",{"response":{},"status":"ok"}]"#).await;
+}
+
+#[tokio::test]
+async fn oversize_frame_closes_with_1009() {
+    let server = TestServer::start(SocketConfig::default().max_frame_size(1024)).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    join(&mut c, "1", "probe:big").await;
+    let big = "x".repeat(2000);
+    c.send_text(&format!(r#"["1","2","probe:big","echo",{{"b":"{big}"}}]"#)).await;
+    assert_eq!(c.expect_close().await, Some(1009));
+}
+
+#[tokio::test]
+async fn idle_connections_are_dropped() {
+    let server = TestServer::start(SocketConfig::default().idle_timeout(Duration::from_millis(300))).await;
+    let mut idle = server.client("vsn=2.0.0").await;
+    let mut busy = server.client("vsn=2.0.0").await;
+    for i in 0..6 {
+        busy.send_text(&format!(r#"[null,"{i}","phoenix","heartbeat",{{}}]"#)).await;
+        busy.expect_text(&format!(r#"[null,"{i}","phoenix","phx_reply",{{"response":{{}},"status":"ok"}}]"#)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(matches!(idle.recv().await, Frame::Close(_)));
+    busy.send_text(r#"[null,"9","phoenix","heartbeat",{}]"#).await;
+    busy.expect_text(r#"[null,"9","phoenix","phx_reply",{"response":{},"status":"ok"}]"#).await;
+}
+
+#[tokio::test]
+async fn slow_client_is_disconnected_without_slowing_others() {
+    let server = TestServer::start(SocketConfig::default().outbox_capacity(16)).await;
+    // The stalled client never reads, so the kernel buffers fill, then its outbox.
+    let stalled = TcpStream::connect(server.addr).await.unwrap();
+    let (mut stalled, _) = tokio_tungstenite::client_async(server.url("vsn=2.0.0"), stalled).await.unwrap();
+    use futures_util::SinkExt;
+    stalled
+        .send(tokio_tungstenite::tungstenite::Message::text(r#"["1","1","probe:fan","phx_join",{}]"#))
+        .await
+        .unwrap();
+    let mut reader = server.client("vsn=2.0.0").await;
+    join(&mut reader, "1", "probe:fan").await;
+    // Keep broadcasting until the stalled client's socket buffers and then its outbox are full.
+    let payload = "y".repeat(32 << 10);
+    let mut dropped_after = None;
+    for i in 0..3000 {
+        server.endpoint.broadcast("probe:fan", "big", &json!({"i": i, "p": payload}));
+        // The healthy client reads as it goes and gets every broadcast, in order.
+        match reader.recv().await {
+            Frame::Text(t) => assert!(t.contains(&format!(r#""i":{i},"#)), "broadcast {i} out of order"),
+            other => panic!("{}", other.describe()),
+        }
+        if server.endpoint.pubsub().subscriber_count("probe:fan") == 1 {
+            dropped_after = Some(i);
+            break;
+        }
+    }
+    assert!(dropped_after.is_some(), "the stalled client was never dropped");
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn a_panic_in_any_callback_ends_only_its_channel() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    join(&mut c, "1", "probe:other").await;
+
+    c.send_text(r#"["2","2","probe:join","phx_join",{"crash":true}]"#).await;
+    c.expect_text(r#"["2","2","probe:join","phx_reply",{"response":{"reason":"join crashed"},"status":"error"}]"#)
+        .await;
+
+    let crash = r#"{"reason":"channel_crash"}"#;
+    join(&mut c, "3", "probe:out").await;
+    c.send_text(r#"["3","4","probe:out","out_crash",{}]"#).await;
+    c.expect_text(&format!(r#"["3","3","probe:out","phx_error",{crash}]"#)).await;
+
+    join(&mut c, "5", "probe:info").await;
+    c.send_text(r#"["5","6","probe:info","info_crash",{}]"#).await;
+    c.expect_text(&format!(r#"["5","5","probe:info","phx_error",{crash}]"#)).await;
+
+    join(&mut c, "7", "probe:stop").await;
+    c.send_text(r#"["7","8","probe:stop","stop_error",{}]"#).await;
+    c.expect_text(&format!(r#"["7","7","probe:stop","phx_error",{crash}]"#)).await;
+
+    join(&mut c, "9", "probe:terminate_crash").await;
+    c.send_text(r#"["9","10","probe:terminate_crash","phx_leave",{}]"#).await;
+    c.expect_text(r#"["9","10","probe:terminate_crash","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    c.expect_text(r#"["9","9","probe:terminate_crash","phx_close",{}]"#).await;
+
+    // The crashed topics are gone; the socket and the other channel carry on.
+    c.send_text(r#"["3","11","probe:out","echo",{}]"#).await;
+    c.expect_text(r#"[null,"11","probe:out","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]"#)
+        .await;
+    c.send_text(r#"["1","12","probe:other","echo",{"still":"alive"}]"#).await;
+    c.expect_text(r#"["1","12","probe:other","phx_reply",{"response":{"still":"alive"},"status":"ok"}]"#).await;
+}
+
+#[tokio::test]
+async fn handle_info_from_the_channel_and_from_other_tasks() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    c.send_text(r#"["1","1","probe:info2","phx_join",{"after_join":true}]"#).await;
+    c.expect_text(r#"["1","1","probe:info2","phx_reply",{"response":{"topic":"probe:info2"},"status":"ok"}]"#).await;
+    c.expect_text(r#"["1",null,"probe:info2","after_join",{}]"#).await;
+    c.send_text(r#"["1","2","probe:info2","info_later",{}]"#).await;
+    c.expect_text(r#"["1",null,"probe:info2","from_task",{}]"#).await;
+    c.send_text(r#"["1","3","probe:info2","info_stop",{}]"#).await;
+    c.expect_text(r#"["1","1","probe:info2","phx_close",{}]"#).await;
+}
+
+#[tokio::test]
+async fn one_broadcast_reaches_v1_and_v2_subscribers_in_their_format() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let mut v2 = server.client("vsn=2.0.0").await;
+    let mut v1 = server.client("vsn=1.0.0").await;
+    join(&mut v2, "1", "probe:mixed").await;
+    v1.send_text(r#"{"topic":"probe:mixed","event":"phx_join","payload":{},"ref":"1","join_ref":"1"}"#).await;
+    v1.expect_text(r#"{"event":"phx_reply","payload":{"response":{"topic":"probe:mixed"},"status":"ok"},"ref":"1","topic":"probe:mixed"}"#)
+        .await;
+    v2.send_text(r#"["1","2","probe:mixed","broadcast",{"n":1}]"#).await;
+    v2.expect_text(r#"[null,null,"probe:mixed","broadcasted",{"n":1}]"#).await;
+    v1.expect_text(r#"{"event":"broadcasted","payload":{"n":1},"ref":null,"topic":"probe:mixed"}"#).await;
+    // A binary broadcast reaches V2 subscribers only; V1 has no binary frames.
+    v2.send_binary(b"\x00\x01\x01\x0b\x0913probe:mixedbroadcast\xde\xad").await;
+    v2.expect_binary(b"\x02\x0b\x0bprobe:mixedbroadcasted\xde\xad").await;
+    v1.expect_silence(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_with_1012_after_terminate() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    join(&mut c, "1", "probe:shutdown").await;
+    server.endpoint.shutdown();
+    assert_eq!(c.expect_close().await, Some(1012));
+    tokio::time::timeout(Duration::from_secs(5), server.done).await.expect("server stops").unwrap().unwrap();
+    assert!(TERMINATED.lock().unwrap().contains(&("probe:shutdown".to_owned(), "Shutdown".to_owned())));
+    assert!(TcpStream::connect(server.addr).await.is_err(), "the listener is closed");
+}
