@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload,
-    Refuse, Router, Socket, SocketConfig, TerminateReason,
+    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload, Refuse,
+    Router, Socket, SocketConfig, TerminateReason,
 };
 use serde_json::{Value, json};
 use support::{Client, Frame};
@@ -94,10 +94,7 @@ impl Channel for ProbeChannel {
                 socket.send_info(Info::Stop);
                 HandleResult::NoReply
             }
-            "stop_error" => HandleResult::Stop {
-                reason: channels::StopReason::Error("bad".into()),
-                reply: None,
-            },
+            "stop_error" => HandleResult::Stop { reason: channels::StopReason::Error("bad".into()), reply: None },
             "assigns" => HandleResult::ok(&json!({"user": socket.assigns().user})),
             _ => HandleResult::error(&json!({"reason": "unhandled event"})),
         }
@@ -251,8 +248,10 @@ async fn channel_limit_per_connection() {
         join(&mut c, &i.to_string(), &format!("probe:{i}")).await;
     }
     c.send_text(r#"["4","4","probe:4","phx_join",{}]"#).await;
-    c.expect_text(r#"["4","4","probe:4","phx_reply",{"response":{"reason":"too many channels joined"},"status":"error"}]"#)
-        .await;
+    c.expect_text(
+        r#"["4","4","probe:4","phx_reply",{"response":{"reason":"too many channels joined"},"status":"error"}]"#,
+    )
+    .await;
     // A duplicate join of a joined topic is not a new channel.
     c.send_text(r#"["5","5","probe:1","phx_join",{}]"#).await;
     c.expect_text(r#"["5","5","probe:1","phx_reply",{"response":{"topic":"probe:1"},"status":"ok"}]"#).await;

@@ -19,6 +19,8 @@ pub struct SocketConfig {
     pub(crate) mailbox_capacity: usize,
     pub(crate) max_frame_size: usize,
     pub(crate) read_buffer_size: usize,
+    pub(crate) longpoll: bool,
+    pub(crate) longpoll_window: Duration,
 }
 
 impl Default for SocketConfig {
@@ -30,6 +32,8 @@ impl Default for SocketConfig {
             mailbox_capacity: 1024,
             max_frame_size: 10 << 20,
             read_buffer_size: 4 << 10,
+            longpoll: false,
+            longpoll_window: Duration::from_secs(10),
         }
     }
 }
@@ -64,6 +68,20 @@ impl SocketConfig {
     /// 10 MiB, as Phoenix.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
+        self
+    }
+
+    /// Also serves the LongPoll transport at `{path}/longpoll`, for clients whose network blocks WebSockets.
+    /// Default off, as in Phoenix.
+    pub fn longpoll(mut self, enabled: bool) -> Self {
+        self.longpoll = enabled;
+        self
+    }
+
+    /// How long a LongPoll GET waits for messages before answering 204 (Phoenix's `window_ms`). A session not
+    /// polled for 1.5 windows ends. Default 10 s.
+    pub fn longpoll_window(mut self, window: Duration) -> Self {
+        self.longpoll_window = window;
         self
     }
 

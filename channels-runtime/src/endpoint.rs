@@ -25,14 +25,20 @@ use crate::connection::SocketShared;
 use crate::payload::IntoPayload;
 use crate::pubsub::PubSub;
 use crate::socket::Socket;
-use crate::transport::websocket::WebSocketMount;
-use crate::transport::{Mount, status_response};
+use crate::transport::{Mount, SocketMount, status_response};
 
 /// How long a shutdown waits for connections to close before giving up on them.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Mounts a socket handler once the endpoint's PubSub is known.
-type MountFn = Box<dyn FnOnce(&PubSub) -> Box<dyn Mount>>;
+/// Mounts a socket handler once the endpoint is built.
+type MountFn = Box<dyn FnOnce(&MountContext) -> Box<dyn Mount>>;
+
+/// What mounting a socket handler needs from the endpoint.
+struct MountContext {
+    pubsub: PubSub,
+    secret_key_base: String,
+    lifecycle: Lifecycle,
+}
 
 type HttpService = Box<dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
 
@@ -77,12 +83,13 @@ pub struct EndpointBuilder {
     pubsub: PubSub,
     sockets: Vec<MountFn>,
     http: Option<HttpService>,
+    secret_key_base: Option<String>,
 }
 
 impl Endpoint {
     /// Starts building an endpoint.
     pub fn builder() -> EndpointBuilder {
-        EndpointBuilder { pubsub: PubSub::new(), sockets: Vec::new(), http: None }
+        EndpointBuilder { pubsub: PubSub::new(), sockets: Vec::new(), http: None, secret_key_base: None }
     }
 
     /// The endpoint's PubSub.
@@ -122,8 +129,8 @@ impl Endpoint {
 
     async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response {
         let path = req.uri().path();
-        if let Some(mount) = self.inner.mounts.iter().find(|m| m.websocket_path() == path) {
-            return mount.upgrade(req, peer, self.inner.lifecycle.clone()).await;
+        if let Some(mount) = self.inner.mounts.iter().find(|m| m.handles(path)) {
+            return mount.serve(req, peer, self.inner.lifecycle.clone()).await;
         }
         match &self.inner.http {
             Some(http) => http(req).await,
@@ -135,19 +142,27 @@ impl Endpoint {
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
-            .field("sockets", &self.inner.mounts.iter().map(|m| m.websocket_path()).collect::<Vec<_>>())
+            .field("sockets", &self.inner.mounts.iter().flat_map(|m| m.paths()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
 impl EndpointBuilder {
-    /// Mounts the socket handler `S` at `path`: its WebSocket is served at `{path}/websocket`.
+    /// Mounts the socket handler `S` at `path`: its WebSocket is served at `{path}/websocket`, and its LongPoll
+    /// transport, when [`SocketConfig::longpoll`] enables it, at `{path}/longpoll`.
     pub fn socket<S: Socket>(mut self, path: &str, config: SocketConfig) -> Self {
-        let path = format!("{}/websocket", path.trim_end_matches('/'));
-        self.sockets.push(Box::new(move |pubsub| {
-            let shared = Arc::new(SocketShared { router: S::channels(), pubsub: pubsub.clone(), config });
-            Box::new(WebSocketMount { path, shared })
+        let path = path.to_owned();
+        self.sockets.push(Box::new(move |cx| {
+            let shared = Arc::new(SocketShared { router: S::channels(), pubsub: cx.pubsub.clone(), config });
+            Box::new(SocketMount::new(&path, shared, &cx.secret_key_base, &cx.lifecycle))
         }));
+        self
+    }
+
+    /// The secret that signs tokens (LongPoll session tokens; use it for [`Token`](crate::Token) too). Without
+    /// one, a random secret is made at startup, so tokens do not outlive the process.
+    pub fn secret_key_base(mut self, secret: impl Into<String>) -> Self {
+        self.secret_key_base = Some(secret.into());
         self
     }
 
@@ -179,11 +194,18 @@ impl EndpointBuilder {
 
     /// Builds the endpoint.
     pub fn build(self) -> Endpoint {
-        let mounts = self.sockets.into_iter().map(|mount| mount(&self.pubsub)).collect();
-        Endpoint {
-            inner: Arc::new(Inner { pubsub: self.pubsub, mounts, http: self.http, lifecycle: Lifecycle::new() }),
-        }
+        let secret_key_base = self.secret_key_base.unwrap_or_else(random_secret);
+        let cx = MountContext { pubsub: self.pubsub, secret_key_base, lifecycle: Lifecycle::new() };
+        let mounts = self.sockets.into_iter().map(|mount| mount(&cx)).collect();
+        let MountContext { pubsub, lifecycle, .. } = cx;
+        Endpoint { inner: Arc::new(Inner { pubsub, mounts, http: self.http, lifecycle }) }
     }
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A bound endpoint, ready to serve.

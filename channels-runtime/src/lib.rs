@@ -9,6 +9,7 @@
 
 #![deny(missing_docs)]
 
+mod base64;
 mod channel;
 mod config;
 mod connection;
@@ -20,6 +21,7 @@ mod pubsub;
 mod queue;
 mod serializer;
 mod socket;
+mod token;
 mod transport;
 
 pub use channel::{
@@ -32,6 +34,7 @@ pub use payload::{IntoPayload, Payload, PayloadError};
 pub use pubsub::{Adapter, Broadcast, PubSub, Subscription};
 pub use serializer::{DecodeError, EncodeError, Frame, Serializer};
 pub use socket::{ChannelRoute, ConnectInfo, ConnectParams, Refuse, Router, Socket};
+pub use token::{MaxAge, SignOptions, Token, TokenError, VerifyOptions};
 
 #[doc(hidden)]
 pub mod __private {

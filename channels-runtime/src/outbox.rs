@@ -103,7 +103,22 @@ impl Outbox {
 }
 
 impl Outbox {
-    /// Encodes and queues a non-reply message; an unencodable one is logged and dropped.
+    /// Encodes a non-reply message; an unencodable one is logged and dropped.
+    pub(crate) fn message_frame(
+        &self,
+        join_ref: Option<&str>,
+        ref_: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &Payload,
+    ) -> Option<Frame> {
+        self.serializer
+            .encode_message(join_ref, ref_, topic, event, payload)
+            .map_err(|e| tracing::warn!(topic, event, "message not sent: {e}"))
+            .ok()
+    }
+
+    /// Encodes and queues a non-reply message.
     pub(crate) fn send_message(
         &self,
         join_ref: Option<&str>,
@@ -112,13 +127,7 @@ impl Outbox {
         event: &str,
         payload: &Payload,
     ) -> bool {
-        match self.serializer.encode_message(join_ref, ref_, topic, event, payload) {
-            Ok(frame) => self.push(frame),
-            Err(e) => {
-                tracing::warn!(topic, event, "message not sent: {e}");
-                false
-            }
-        }
+        self.message_frame(join_ref, ref_, topic, event, payload).is_some_and(|frame| self.push(frame))
     }
 
     /// Encodes and queues a `phx_reply`; an unencodable one is logged and dropped.

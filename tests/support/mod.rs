@@ -173,10 +173,9 @@ impl ServerProcess {
                     last_failure = format!("exited before it was ready; output:\n{}", server.logs());
                 }
                 Err(WaitError::Timeout) => {
-                    panic!(
-                        "example `{name}` did not log `{ready}` within {STARTUP_TIMEOUT:?}; output so far:\n{}",
-                        server.logs()
-                    );
+                    let logs = server.logs();
+                    drop(server); // kill it before panicking (and without printing its output twice)
+                    panic!("example `{name}` did not log `{ready}` within {STARTUP_TIMEOUT:?}; output so far:\n{logs}");
                 }
             }
         }

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::{Future, ready};
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub(crate) use server::{JoinStart, Started, catch_unwind, panic_message, start};
 
@@ -20,6 +20,7 @@ use crate::outbox::Outbox;
 use crate::payload::{IntoPayload, Payload};
 use crate::pubsub::{Broadcast, PubSub};
 use crate::queue::{PushError, Queue};
+use crate::serializer::Frame;
 use crate::socket::Socket;
 
 /// A channel: Phoenix's `use Phoenix.Channel` module, as a trait.
@@ -265,6 +266,8 @@ pub struct ChannelSocket<C: Channel> {
     pubsub: PubSub,
     subscription: Option<u64>,
     mailbox: Arc<Queue<ChannelMsg>>,
+    /// Pushes made during the join, sent after its reply (`Some` only while joining).
+    deferred: Mutex<Option<Vec<Frame>>>,
     _info: PhantomData<fn(C::Info)>,
 }
 
@@ -294,9 +297,21 @@ impl<C: Channel> ChannelSocket<C> {
         &self.pubsub
     }
 
-    /// Pushes `event` with `payload` to this client only.
+    /// Pushes `event` with `payload` to this client only. A push made while joining reaches the client right
+    /// after the join's reply.
     pub fn push(&self, event: &str, payload: impl IntoPayload) {
-        self.outbox.send_message(self.join_ref(), None, &self.topic, event, &payload.into_payload());
+        let Some(frame) = self.outbox.message_frame(self.join_ref(), None, &self.topic, event, &payload.into_payload())
+        else {
+            return;
+        };
+        let mut deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        match deferred.as_mut() {
+            Some(frames) => frames.push(frame),
+            None => {
+                drop(deferred);
+                self.outbox.push(frame);
+            }
+        }
     }
 
     /// Broadcasts `event` with `payload` to every subscriber of this channel's topic, this client included.

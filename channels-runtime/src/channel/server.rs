@@ -5,7 +5,7 @@ use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
@@ -68,6 +68,7 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
         pubsub: pubsub.clone(),
         subscription: None,
         mailbox: mailbox.clone(),
+        deferred: Mutex::new(Some(Vec::new())),
         _info: PhantomData,
     };
     let joining = catch_unwind(C::join(&topic, payload, &mut socket)).await;
@@ -90,6 +91,10 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
     socket.subscription = Some(subscription.id());
     socket.reply(ref_.as_deref(), &Reply::ok(response));
     close_replaced(&socket, replaces);
+    let deferred = socket.deferred.get_mut().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+    for frame in deferred {
+        outbox.push(frame);
+    }
     tracing::debug!(topic = %topic, join_ref = ?socket.join_ref, "joined");
     let _ = joined.send(true);
 

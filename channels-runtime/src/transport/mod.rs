@@ -1,26 +1,141 @@
-//! Transports: how frames travel between a client and its connection.
+//! Transports: how frames travel between a client and its connection. A socket handler mounted at `/socket`
+//! serves WebSocket at `/socket/websocket` and, when enabled, LongPoll at `/socket/longpoll`.
 
+pub(crate) mod longpoll;
 pub(crate) mod websocket;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap};
 use hyper::{Request, StatusCode};
 use warp::reply::Response;
 
+use crate::connection::SocketShared;
 use crate::endpoint::Lifecycle;
+use crate::serializer::Serializer;
+use crate::socket::{ConnectInfo, ConnectParams, Socket};
 
 /// A socket handler mounted at a path, its type erased so one endpoint can hold several.
 pub(crate) trait Mount: Send + Sync {
-    fn websocket_path(&self) -> &str;
-    fn upgrade(
+    /// Whether `path` is one of this mount's transports.
+    fn handles(&self, path: &str) -> bool;
+    fn serve(
         &self,
         req: Request<Incoming>,
         peer: SocketAddr,
         lifecycle: Lifecycle,
     ) -> Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
+    /// The paths served, for logs and `Debug`.
+    fn paths(&self) -> Vec<String>;
+}
+
+/// One socket handler's transports.
+pub(crate) struct SocketMount<S> {
+    websocket_path: String,
+    longpoll_path: String,
+    shared: Arc<SocketShared<S>>,
+    longpoll: Option<Arc<longpoll::LongPoll<S>>>,
+}
+
+impl<S: Socket> SocketMount<S> {
+    pub(crate) fn new(base: &str, shared: Arc<SocketShared<S>>, secret: &str, lifecycle: &Lifecycle) -> Self {
+        let base = base.trim_end_matches('/');
+        let longpoll = shared
+            .config
+            .longpoll
+            .then(|| Arc::new(longpoll::LongPoll::new(shared.clone(), secret, lifecycle.clone())));
+        SocketMount {
+            websocket_path: format!("{base}/websocket"),
+            longpoll_path: format!("{base}/longpoll"),
+            shared,
+            longpoll,
+        }
+    }
+}
+
+impl<S: Socket> Mount for SocketMount<S> {
+    fn handles(&self, path: &str) -> bool {
+        path == self.websocket_path || (self.longpoll.is_some() && path == self.longpoll_path)
+    }
+
+    fn serve(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        lifecycle: Lifecycle,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + 'static>> {
+        match &self.longpoll {
+            Some(longpoll) if req.uri().path() == self.longpoll_path => Box::pin(longpoll.clone().serve(req, peer)),
+            _ => Box::pin(websocket::upgrade(self.shared.clone(), req, peer, lifecycle)),
+        }
+    }
+
+    fn paths(&self) -> Vec<String> {
+        let mut paths = vec![self.websocket_path.clone()];
+        if self.longpoll.is_some() {
+            paths.push(self.longpoll_path.clone());
+        }
+        paths
+    }
+}
+
+/// Why a connection attempt was not accepted.
+pub(crate) enum Refused {
+    /// Unsupported `vsn`, or the socket handler said no: 403.
+    Forbidden,
+    /// `connect` panicked: 500.
+    Crashed,
+}
+
+/// Negotiates the serializer and runs the socket handler's `connect`, the steps both transports share.
+pub(crate) async fn connect<S: Socket>(
+    params: &ConnectParams,
+    info: &ConnectInfo,
+    peer: SocketAddr,
+) -> Result<(Serializer, S), Refused> {
+    let Some(serializer) = Serializer::negotiate(params.get("vsn")) else {
+        tracing::warn!(%peer, vsn = params.get("vsn"), "connection refused: unsupported serializer vsn");
+        return Err(Refused::Forbidden);
+    };
+    match crate::channel::catch_unwind(S::connect(params, info)).await {
+        Ok(Ok(assigns)) => Ok((serializer, assigns)),
+        Ok(Err(_)) => {
+            tracing::info!(%peer, "connection refused by the socket handler");
+            Err(Refused::Forbidden)
+        }
+        Err(panic) => {
+            tracing::error!(%peer, panic = crate::channel::panic_message(&panic), "connect crashed");
+            Err(Refused::Crashed)
+        }
+    }
+}
+
+/// What the request tells about the client, for `connect`.
+pub(crate) fn connect_info(req: &Request<Incoming>, peer: SocketAddr, auth_token: Option<String>) -> ConnectInfo {
+    let headers = req.headers();
+    let header_pairs = |pred: &dyn Fn(&str) -> bool| -> Vec<(String, String)> {
+        headers
+            .iter()
+            .filter(|(name, _)| pred(name.as_str()))
+            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+            .collect()
+    };
+    ConnectInfo {
+        peer_addr: Some(peer),
+        uri: req.uri().to_string(),
+        user_agent: header_str(headers, header::USER_AGENT.as_str()).map(str::to_owned),
+        x_headers: header_pairs(&|n| n.starts_with("x-")),
+        trace_context_headers: header_pairs(&|n| n == "traceparent" || n == "tracestate"),
+        auth_token,
+    }
+}
+
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// An HTTP response with a status and a short text body.

@@ -2,9 +2,8 @@
 //! `phoenix` subprotocol is answered, and the connection loop that reads frames and writes coalesced batches.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
@@ -21,14 +20,14 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use warp::reply::Response;
 
-use super::{Mount, status_response};
+use super::{Refused, connect, connect_info, status_response};
 use crate::channel::TerminateReason;
 use crate::connection::{Connection, SocketShared};
 use crate::endpoint::Lifecycle;
 use crate::outbox::{CloseReason, Out, Outbox};
 use crate::queue::recycle;
-use crate::serializer::{Frame, Serializer};
-use crate::socket::{ConnectInfo, ConnectParams, Socket};
+use crate::serializer::Frame;
+use crate::socket::{ConnectParams, Socket};
 
 /// The subprotocol prefix phoenix.js uses to carry `authToken`.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
@@ -36,27 +35,7 @@ const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 /// How long a closing handshake may take before the TCP connection is simply dropped.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-pub(crate) struct WebSocketMount<S> {
-    pub path: String,
-    pub shared: Arc<SocketShared<S>>,
-}
-
-impl<S: Socket> Mount for WebSocketMount<S> {
-    fn websocket_path(&self) -> &str {
-        &self.path
-    }
-
-    fn upgrade(
-        &self,
-        req: Request<Incoming>,
-        peer: SocketAddr,
-        lifecycle: Lifecycle,
-    ) -> Pin<Box<dyn Future<Output = Response> + Send + 'static>> {
-        Box::pin(upgrade(self.shared.clone(), req, peer, lifecycle))
-    }
-}
-
-async fn upgrade<S: Socket>(
+pub(crate) async fn upgrade<S: Socket>(
     shared: Arc<SocketShared<S>>,
     mut req: Request<Incoming>,
     peer: SocketAddr,
@@ -70,27 +49,17 @@ async fn upgrade<S: Socket>(
         Err(why) => return status_response(StatusCode::BAD_REQUEST, why),
     };
     let params = ConnectParams::from_query(req.uri().query().unwrap_or(""));
-    let Some(serializer) = Serializer::negotiate(params.get("vsn")) else {
-        tracing::warn!(%peer, vsn = params.get("vsn"), "connection refused: unsupported serializer vsn");
-        return status_response(StatusCode::FORBIDDEN, "");
-    };
     let protocols = offered_protocols(req.headers());
     let auth_token = match protocols.iter().find_map(|p| p.strip_prefix(AUTH_TOKEN_PREFIX)).map(decode_auth_token) {
-        Some(Ok(token)) => Some(token),
-        Some(Err(())) => return status_response(StatusCode::BAD_REQUEST, "malformed auth token subprotocol"),
+        Some(Some(token)) => Some(token),
+        Some(None) => return status_response(StatusCode::BAD_REQUEST, "malformed auth token subprotocol"),
         None => None,
     };
     let info = connect_info(&req, peer, auth_token);
-    let assigns = match crate::channel::catch_unwind(S::connect(&params, &info)).await {
-        Ok(Ok(assigns)) => assigns,
-        Ok(Err(_)) => {
-            tracing::info!(%peer, "connection refused by the socket handler");
-            return status_response(StatusCode::FORBIDDEN, "");
-        }
-        Err(panic) => {
-            tracing::error!(%peer, panic = crate::channel::panic_message(&panic), "connect crashed");
-            return status_response(StatusCode::INTERNAL_SERVER_ERROR, "");
-        }
+    let (serializer, assigns) = match connect::<S>(&params, &info, peer).await {
+        Ok(accepted) => accepted,
+        Err(Refused::Forbidden) => return status_response(StatusCode::FORBIDDEN, ""),
+        Err(Refused::Crashed) => return status_response(StatusCode::INTERNAL_SERVER_ERROR, ""),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let config = shared.config.clone();
@@ -162,49 +131,6 @@ fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty())
         .collect()
-}
-
-/// phoenix.js encodes the token with the standard base64 alphabet and strips the padding; be lenient with
-/// the URL-safe alphabet and with padding too.
-fn decode_auth_token(encoded: &str) -> Result<String, ()> {
-    let mut bits = 0u32;
-    let mut nbits = 0;
-    let mut out = Vec::with_capacity(encoded.len() * 3 / 4);
-    for c in encoded.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return Err(()),
-        };
-        bits = (bits << 6) | u32::from(v);
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((bits >> nbits) as u8);
-        }
-    }
-    String::from_utf8(out).map_err(|_| ())
-}
-
-fn connect_info(req: &Request<Incoming>, peer: SocketAddr, auth_token: Option<String>) -> ConnectInfo {
-    let header_pairs = |pred: &dyn Fn(&str) -> bool| -> Vec<(String, String)> {
-        req.headers()
-            .iter()
-            .filter(|(name, _)| pred(name.as_str()))
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
-            .collect()
-    };
-    ConnectInfo {
-        peer_addr: Some(peer),
-        uri: req.uri().to_string(),
-        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-        x_headers: header_pairs(&|n| n.starts_with("x-")),
-        trace_context_headers: header_pairs(&|n| n == "traceparent" || n == "tracestate"),
-        auth_token,
-    }
 }
 
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
@@ -327,16 +253,7 @@ async fn write_batch<S: Socket>(
     sink.flush().await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auth_token_decoding() {
-        assert_eq!(decode_auth_token("MTIzNA"), Ok("1234".to_owned()));
-        assert_eq!(decode_auth_token("MTIzNA=="), Ok("1234".to_owned()));
-        assert_eq!(decode_auth_token("a2V5Pz8_"), Ok("key??".to_owned()));
-        assert_eq!(decode_auth_token("a2V5Pz8/"), Ok("key??".to_owned()));
-        assert!(decode_auth_token("***").is_err());
-    }
+/// phoenix.js encodes the token with the standard base64 alphabet and strips the padding.
+fn decode_auth_token(encoded: &str) -> Option<String> {
+    String::from_utf8(crate::base64::decode(encoded)?).ok()
 }

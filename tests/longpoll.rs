@@ -1,0 +1,340 @@
+//! The LongPoll transport over raw HTTP: every status Phoenix answers, sessions, batches, expiry, and a
+//! LongPoll client chatting with a WebSocket client.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use channels::{
+    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, Payload, Refuse, Router,
+    Socket, SocketConfig, TerminateReason,
+};
+use serde_json::{Value, json};
+use support::Client;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct UserSocket {
+    user: Option<String>,
+}
+
+impl Socket for UserSocket {
+    async fn connect(params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
+        if params.get("reject").is_some() {
+            return Err(Refuse);
+        }
+        let user = params.get("user").or(info.auth_token.as_deref()).map(str::to_owned);
+        Ok(UserSocket { user })
+    }
+
+    fn id(&self) -> Option<String> {
+        self.user.as_ref().map(|u| format!("users_socket:{u}"))
+    }
+
+    fn channels() -> Router<Self> {
+        Router::new().channel::<RoomChannel>("room:*")
+    }
+}
+
+struct RoomChannel;
+
+impl Channel for RoomChannel {
+    type Socket = UserSocket;
+    type Info = ();
+
+    async fn join(topic: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+        let payload: Value = payload.deserialize().unwrap_or(Value::Null);
+        if let Some(ms) = payload.get("sleep_ms").and_then(Value::as_u64) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        socket.push("joined", &json!({"topic": topic}));
+        JoinResult::ok(RoomChannel)
+    }
+
+    async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
+        match event {
+            "new_msg" => {
+                socket.broadcast("new_msg", payload);
+                HandleResult::NoReply
+            }
+            "echo" => HandleResult::ok(payload),
+            "user" => HandleResult::ok(&json!({"user": socket.assigns().user})),
+            _ => HandleResult::error(&json!({"reason": "unhandled event"})),
+        }
+    }
+
+    async fn terminate(&mut self, reason: &TerminateReason, socket: &mut ChannelSocket<Self>) {
+        socket.pubsub().broadcast("terminations", "terminated", &json!({"reason": format!("{reason:?}")}));
+    }
+}
+
+struct Server {
+    addr: SocketAddr,
+    endpoint: Endpoint,
+}
+
+const WINDOW: Duration = Duration::from_millis(400);
+
+async fn start() -> Server {
+    let config = SocketConfig::default().longpoll(true).longpoll_window(WINDOW);
+    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", config).build();
+    let server = endpoint.bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run());
+    Server { addr, endpoint }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:?}"))
+    }
+
+    /// The frames in `messages`, each parsed from its JSON string.
+    fn messages(&self) -> Vec<Value> {
+        let json = self.json();
+        json["messages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no messages: {json}"))
+            .iter()
+            .map(|m| serde_json::from_str(m.as_str().expect("messages are strings")).expect("each is a frame"))
+            .collect()
+    }
+}
+
+impl Server {
+    async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+        let mut tcp = TcpStream::connect(self.addr).await.unwrap();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut raw))
+            .await
+            .expect("response in time")
+            .unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end: {raw}"));
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+        let body = if chunked { dechunk(body) } else { body.to_owned() };
+        Response { status, headers, body }
+    }
+
+    async fn get(&self, query: &str) -> Response {
+        self.request("GET", &format!("/socket/longpoll?{query}"), &[], "").await
+    }
+
+    /// Opens a session and returns its token.
+    async fn open(&self, query: &str) -> String {
+        let r = self.get(query).await;
+        assert_eq!(r.json()["status"], 410, "{r:?}");
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn post(&self, token: &str, content_type: &str, body: &str) -> Value {
+        let path = format!("/socket/longpoll?vsn=2.0.0&token={token}");
+        let r = self.request("POST", &path, &[("Content-Type", content_type)], body).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.json()
+    }
+
+    async fn poll(&self, token: &str) -> Response {
+        self.get(&format!("vsn=2.0.0&token={token}")).await
+    }
+
+    /// Polls until `n` frames have arrived.
+    async fn poll_frames(&self, token: &str, n: usize) -> Vec<Value> {
+        let mut frames = Vec::new();
+        while frames.len() < n {
+            let r = self.poll(token).await;
+            match r.json()["status"].as_u64() {
+                Some(200) => frames.extend(r.messages()),
+                Some(204) => panic!("expected {n} frames, got {frames:?} then a 204"),
+                other => panic!("unexpected poll answer {other:?}: {r:?}"),
+            }
+        }
+        frames
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = &tail[size + 2..];
+    }
+    out
+}
+
+#[tokio::test]
+async fn session_lifecycle_and_statuses() {
+    let server = start().await;
+    let r = server.get("vsn=2.0.0").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(r.json()["messages"], json!([]));
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+
+    let join = r#"["1","1","room:a","phx_join",{}]"#;
+    assert_eq!(server.post(&token, "application/json", join).await, json!({"status": 200}));
+    let frames = server.poll_frames(&token, 2).await;
+    assert_eq!(frames[0], json!(["1", "1", "room:a", "phx_reply", {"response": {}, "status": "ok"}]));
+    assert_eq!(frames[1], json!(["1", null, "room:a", "joined", {"topic": "room:a"}]));
+
+    // Nothing more: the poll waits for the window, then answers 204 with the same token.
+    let r = server.poll(&token).await;
+    assert_eq!(r.json(), json!({"status": 204, "token": token, "messages": []}));
+
+    // An event on a topic not joined: HTTP 200 now, the error reply on the next poll.
+    server.post(&token, "application/json", r#"["9","2","room:b","echo",{}]"#).await;
+    let frames = server.poll_frames(&token, 1).await;
+    assert_eq!(
+        frames[0],
+        json!([null, "2", "room:b", "phx_reply", {"response": {"reason": "unmatched topic"}, "status": "error"}])
+    );
+
+    // A token the server never issued, or forged: a new session.
+    let r = server.get("vsn=2.0.0&token=SFMyNTY.forged.token").await;
+    assert_eq!(r.json()["status"], 410);
+    assert_ne!(r.json()["token"], json!(token));
+    let r = server.request("POST", "/socket/longpoll?vsn=2.0.0&token=nope", &[], join).await;
+    assert_eq!(r.json(), json!({"status": 410}));
+}
+
+#[tokio::test]
+async fn http_methods_cors_and_refusals() {
+    let server = start().await;
+    let r = server
+        .request("OPTIONS", "/socket/longpoll", &[("Access-Control-Request-Headers", "x-phoenix-authtoken")], "")
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-headers"), Some("x-phoenix-authtoken"));
+    assert_eq!(r.header("access-control-allow-methods"), Some("get, post, options"));
+    assert_eq!(r.header("access-control-max-age"), Some("3600"));
+    assert_eq!(server.request("PUT", "/socket/longpoll", &[], "").await.status, 400);
+    assert_eq!(server.get("vsn=2.0.0&reject=true").await.json(), json!({"status": 403}));
+    assert_eq!(server.get("vsn=3.0.0").await.json(), json!({"status": 403}));
+    // The header token wins over a stale query token; X-Phoenix-AuthToken reaches connect_info.
+    let r = server.request("GET", "/socket/longpoll?vsn=2.0.0", &[("X-Phoenix-AuthToken", "tok-user")], "").await;
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+    server.post(&token, "application/json", r#"["1","1","room:h","phx_join",{}]"#).await;
+    let r = server
+        .request("GET", "/socket/longpoll?vsn=2.0.0&token=stale", &[("x-phoenix-longpoll-token", &token)], "")
+        .await;
+    assert_eq!(r.json()["status"], 200, "{r:?}");
+    server.post(&token, "application/json", r#"["1","2","room:h","user",{}]"#).await;
+    let frames = server.poll_frames(&token, 1).await;
+    assert_eq!(frames[0][4], json!({"response": {"user": "tok-user"}, "status": "ok"}));
+}
+
+#[tokio::test]
+async fn ndjson_batches_keep_order_and_cap_at_100_lines() {
+    let server = start().await;
+    let token = server.open("vsn=2.0.0").await;
+    let mut lines = vec![r#"["1","1","room:n","phx_join",{}]"#.to_owned()];
+    // A stale join_ref line is dropped; a base64 binary push is dispatched in its place in the order.
+    lines.push(r#"["0","2","room:n","echo",{"stale":true}]"#.to_owned());
+    // Binary push: join_ref "1", ref "3", topic "room:n", event "echo", payload 0xAB.
+    lines.push("AAEBBgQxM3Jvb206bmVjaG+r".to_owned());
+    for i in 4..=150 {
+        lines.push(format!(r#"["1","{i}","room:n","echo",{{"i":{i}}}]"#));
+    }
+    let body = lines.join("\n");
+    assert_eq!(server.post(&token, "application/x-ndjson", &body).await, json!({"status": 200}));
+    // Join reply + joined push + 98 echo replies: the binary reply is dropped on LongPoll (text only), the
+    // stale line is dropped, and lines past the 100th are never dispatched.
+    let frames = server.poll_frames(&token, 99).await;
+    assert_eq!(frames[0][3], "phx_reply");
+    assert_eq!(frames[1][3], "joined");
+    let refs: Vec<&str> = frames[2..].iter().map(|f| f[1].as_str().unwrap()).collect();
+    let expected: Vec<String> = (4..=100).map(|i| i.to_string()).collect();
+    assert_eq!(refs, expected);
+    assert_eq!(server.poll(&token).await.json()["status"], 204);
+}
+
+#[tokio::test]
+async fn slow_dispatch_answers_408() {
+    let server = start().await;
+    let token = server.open("vsn=2.0.0").await;
+    let join = r#"["1","1","room:slow","phx_join",{"sleep_ms":1000}]"#;
+    assert_eq!(server.post(&token, "application/json", join).await, json!({"status": 408}));
+}
+
+#[tokio::test]
+async fn idle_session_expires_and_its_channels_terminate() {
+    let server = start().await;
+    let mut terminations = server.endpoint.pubsub().subscribe("terminations", 8);
+    let token = server.open("vsn=2.0.0").await;
+    server.post(&token, "application/json", r#"["1","1","room:x","phx_join",{}]"#).await;
+    // No poll for 1.5 windows.
+    let b = tokio::time::timeout(Duration::from_secs(3), terminations.recv()).await.expect("terminated").unwrap();
+    assert_eq!(b.payload.deserialize::<Value>().unwrap(), json!({"reason": "Closed"}));
+    let r = server.request("POST", &format!("/socket/longpoll?vsn=2.0.0&token={token}"), &[], "[]").await;
+    assert_eq!(r.json(), json!({"status": 410}));
+    assert_eq!(server.poll(&token).await.json()["status"], 410);
+}
+
+#[tokio::test]
+async fn disconnect_ends_the_session() {
+    let server = start().await;
+    let token = server.open("vsn=2.0.0&user=7").await;
+    server.post(&token, "application/json", r#"["1","1","room:d","phx_join",{}]"#).await;
+    server.poll_frames(&token, 2).await;
+    server.endpoint.broadcast("users_socket:7", "disconnect", &json!({}));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.poll(&token).await.json()["status"], 410);
+}
+
+#[tokio::test]
+async fn longpoll_and_websocket_clients_chat() {
+    let server = start().await;
+    let token = server.open("vsn=2.0.0").await;
+    server.post(&token, "application/json", r#"["1","1","room:chat","phx_join",{}]"#).await;
+    server.poll_frames(&token, 2).await;
+    let mut ws = Client::connect(&format!("ws://{}/socket/websocket?vsn=2.0.0", server.addr)).await;
+    ws.send_text(r#"["5","5","room:chat","phx_join",{}]"#).await;
+    ws.expect_text(r#"["5","5","room:chat","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    ws.expect_text(r#"["5",null,"room:chat","joined",{"topic":"room:chat"}]"#).await;
+
+    ws.send_text(r#"["5","6","room:chat","new_msg",{"body":"from ws"}]"#).await;
+    ws.expect_text(r#"[null,null,"room:chat","new_msg",{"body":"from ws"}]"#).await;
+    assert_eq!(
+        server.poll_frames(&token, 1).await[0],
+        json!([null, null, "room:chat", "new_msg", {"body": "from ws"}])
+    );
+
+    server.post(&token, "application/json", r#"["1","2","room:chat","new_msg",{"body":"from lp"}]"#).await;
+    ws.expect_text(r#"[null,null,"room:chat","new_msg",{"body":"from lp"}]"#).await;
+    assert_eq!(
+        server.poll_frames(&token, 1).await[0],
+        json!([null, null, "room:chat", "new_msg", {"body": "from lp"}])
+    );
+}
