@@ -242,6 +242,10 @@ async fn http_methods_cors_and_refusals() {
     assert_eq!(server.request("PUT", "/socket/longpoll", &[], "").await.status, 400);
     assert_eq!(server.get("vsn=2.0.0&reject=true").await.json(), json!({"status": 403}));
     assert_eq!(server.get("vsn=3.0.0").await.json(), json!({"status": 403}));
+    let foreign = server.request("GET", "/socket/longpoll?vsn=2.0.0", &[("Origin", "https://evil.example")], "").await;
+    assert_eq!((foreign.status, foreign.json()), (200, json!({"status": 403})));
+    let same = server.request("GET", "/socket/longpoll?vsn=2.0.0", &[("Origin", "http://x")], "").await;
+    assert_eq!(same.json()["status"], 410);
     // The header token wins over a stale query token; X-Phoenix-AuthToken reaches connect_info.
     let r = server.request("GET", "/socket/longpoll?vsn=2.0.0", &[("X-Phoenix-AuthToken", "tok-user")], "").await;
     let token = r.json()["token"].as_str().unwrap().to_owned();

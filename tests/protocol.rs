@@ -196,6 +196,12 @@ async fn upgrade_answers_like_phoenix() {
     assert!(no_protocol.starts_with("HTTP/1.1 101"), "{no_protocol}");
     assert!(!no_protocol.to_ascii_lowercase().contains("sec-websocket-protocol"), "{no_protocol}");
 
+    // check_origin defaults to the host the request was sent to; origin-less requests pass.
+    let foreign = server.http(&get("?vsn=2.0.0", &format!("{UPGRADE}Origin: https://evil.example\r\n"))).await;
+    assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
+    let same = server.http(&get("?vsn=2.0.0", &format!("{UPGRADE}Origin: http://x\r\n"))).await;
+    assert!(same.starts_with("HTTP/1.1 101"), "{same}");
+
     let warp_route = server.http("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(warp_route.starts_with("HTTP/1.1 200") && warp_route.ends_with("hello from warp"), "{warp_route}");
     let missing = server.http("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").await;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::origin::CheckOrigin;
+
 /// Settings of one mounted socket handler.
 ///
 /// ```
@@ -21,6 +23,7 @@ pub struct SocketConfig {
     pub(crate) read_buffer_size: usize,
     pub(crate) longpoll: bool,
     pub(crate) longpoll_window: Duration,
+    pub(crate) check_origin: CheckOrigin,
 }
 
 impl Default for SocketConfig {
@@ -34,6 +37,7 @@ impl Default for SocketConfig {
             read_buffer_size: 4 << 10,
             longpoll: false,
             longpoll_window: Duration::from_secs(10),
+            check_origin: CheckOrigin::default(),
         }
     }
 }
@@ -82,6 +86,12 @@ impl SocketConfig {
     /// polled for 1.5 windows ends. Default 10 s.
     pub fn longpoll_window(mut self, window: Duration) -> Self {
         self.longpoll_window = window;
+        self
+    }
+
+    /// Which web pages may connect (their `Origin` header). Default [`CheckOrigin::RequestHost`].
+    pub fn check_origin(mut self, check: CheckOrigin) -> Self {
+        self.check_origin = check;
         self
     }
 

@@ -15,6 +15,7 @@ mod config;
 mod connection;
 mod dsl;
 mod endpoint;
+mod origin;
 mod outbox;
 mod payload;
 mod pubsub;
@@ -30,6 +31,7 @@ pub use channel::{
 };
 pub use config::SocketConfig;
 pub use endpoint::{Endpoint, EndpointBuilder, Server};
+pub use origin::{AllowedOrigin, CheckOrigin, Origin};
 pub use payload::{IntoPayload, Payload, PayloadError};
 pub use pubsub::{Adapter, Broadcast, PubSub, Subscription};
 pub use serializer::{DecodeError, EncodeError, Frame, Serializer};

@@ -1,9 +1,11 @@
 //! Socket handlers: who may connect, what each connection carries, and which channel serves which topic.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::channel::{Channel, JoinStart, Started};
 
@@ -70,42 +72,88 @@ impl fmt::Display for Refuse {
 
 impl std::error::Error for Refuse {}
 
-/// The query parameters a client connected with (`vsn` included), decoded.
+/// The query parameters a client connected with (`vsn` included), decoded as Plug does: `a[b]=v` nests
+/// (`{"a": {"b": "v"}}`, the way phoenix.js serializes nested `params`) and `a[]=v` appends to a list.
 ///
 /// ```
 /// use channels_runtime::ConnectParams;
-/// let p = ConnectParams::from_query("token=a%20b&vsn=2.0.0");
+///
+/// let p = ConnectParams::from_query("token=a%20b&user[name]=jo&user[tags][]=x&user[tags][]=y&vsn=2.0.0");
 /// assert_eq!(p.get("token"), Some("a b"));
 /// assert_eq!(p.get("vsn"), Some("2.0.0"));
+/// assert_eq!(p.as_map()["user"], serde_json::json!({"name": "jo", "tags": ["x", "y"]}));
+///
+/// #[derive(serde::Deserialize)]
+/// struct User { name: String }
+/// #[derive(serde::Deserialize)]
+/// struct Params { user: User }
+/// assert_eq!(p.deserialize::<Params>().unwrap().user.name, "jo");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectParams {
-    params: BTreeMap<String, String>,
+    params: Map<String, Value>,
 }
+
+/// Deeper `a[b][c]...` keys are cut at this depth, so a hostile query cannot nest without bound.
+const MAX_PARAM_DEPTH: usize = 16;
 
 impl ConnectParams {
     /// Decodes a URL query string (`application/x-www-form-urlencoded`); on a repeated key the last one wins.
     pub fn from_query(query: &str) -> Self {
-        let params = query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect();
+        let mut params = Map::new();
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            insert_param(&mut params, &percent_decode(key), percent_decode(value));
+        }
         ConnectParams { params }
     }
 
-    /// The value of `key`.
+    /// The top-level parameter `key`, when it is a string.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.params.get(key).map(String::as_str)
+        self.params.get(key).and_then(Value::as_str)
     }
 
-    /// Every parameter, sorted by key.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    /// Every parameter, nested as decoded.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.params
     }
+
+    /// The parameters as a typed value.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&Value::Object(self.params.clone()))
+    }
+}
+
+/// Inserts `value` at the path a key like `a[b][]` names.
+fn insert_param(params: &mut Map<String, Value>, key: &str, value: String) {
+    let (head, mut rest) = match key.find('[') {
+        Some(i) if i > 0 => (&key[..i], &key[i..]),
+        _ => (key, ""),
+    };
+    let mut path = Vec::new();
+    while let Some(inner) = rest.strip_prefix('[') {
+        let Some(end) = inner.find(']') else { break };
+        path.push(&inner[..end]);
+        rest = &inner[end + 1..];
+    }
+    path.truncate(MAX_PARAM_DEPTH);
+    let mut slot = params.entry(head.to_owned()).or_insert(Value::Null);
+    for segment in path {
+        slot = if segment.is_empty() {
+            if !slot.is_array() {
+                *slot = Value::Array(Vec::new());
+            }
+            let list = slot.as_array_mut().expect("just made an array");
+            list.push(Value::Null);
+            list.last_mut().expect("just pushed")
+        } else {
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            slot.as_object_mut().expect("just made an object").entry(segment.to_owned()).or_insert(Value::Null)
+        };
+    }
+    *slot = Value::String(value);
 }
 
 fn percent_decode(s: &str) -> String {
@@ -281,7 +329,15 @@ mod tests {
 
     #[test]
     fn query_decoding() {
-        let p = ConnectParams::from_query("a=1&b=%7B%22x%22%7D&c&d=x+y&e=%zz&f=%4");
+        let p =
+            ConnectParams::from_query("a=1&b=%7B%22x%22%7D&c&d=x+y&e=%zz&f=%4&g[a][b]=1&g[c]=2&h[]=1&h[]=2&i=1&i[x]=2");
+        assert_eq!(p.as_map()["g"], serde_json::json!({"a": {"b": "1"}, "c": "2"}));
+        assert_eq!(p.as_map()["h"], serde_json::json!(["1", "2"]));
+        assert_eq!(p.as_map()["i"], serde_json::json!({"x": "2"}));
+        let deep = format!("d{}=v", "[x]".repeat(1000));
+        let p2 = ConnectParams::from_query(&deep);
+        assert!(p2.as_map()["d"].pointer(&"/x".repeat(MAX_PARAM_DEPTH)).is_some());
+        assert_eq!(ConnectParams::from_query("[a]=1").get("[a]"), Some("1"));
         assert_eq!(p.get("a"), Some("1"));
         assert_eq!(p.get("b"), Some("{\"x\"}"));
         assert_eq!(p.get("c"), Some(""));

@@ -285,6 +285,11 @@ fn decode_body(body: &Bytes, ndjson: bool, serializer: Serializer) -> Result<Vec
         .collect()
 }
 
+/// `{"status":403}`, for a refused origin.
+pub(crate) fn forbidden() -> Response {
+    status_body(403, None, None)
+}
+
 /// A JSON body `{"status":S,"token":T,"messages":[...]}`, HTTP 200 as Phoenix answers every long poll.
 fn status_body(status: u16, token: Option<&str>, messages: Option<&[Utf8Bytes]>) -> Response {
     let mut body = format!("{{\"status\":{status}");

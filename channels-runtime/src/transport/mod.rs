@@ -68,6 +68,14 @@ impl<S: Socket> Mount for SocketMount<S> {
         peer: SocketAddr,
         lifecycle: Lifecycle,
     ) -> Pin<Box<dyn Future<Output = Response> + Send + 'static>> {
+        let is_longpoll = self.longpoll.is_some() && req.uri().path() == self.longpoll_path;
+        let headers = req.headers();
+        let origin = header_str(headers, header::ORIGIN.as_str());
+        if !self.shared.config.check_origin.allows(origin, header_str(headers, header::HOST.as_str())) {
+            tracing::warn!(%peer, origin, "connection refused: origin not allowed (check_origin)");
+            let refused = if is_longpoll { longpoll::forbidden() } else { status_response(StatusCode::FORBIDDEN, "") };
+            return Box::pin(std::future::ready(refused));
+        }
         match &self.longpoll {
             Some(longpoll) if req.uri().path() == self.longpoll_path => Box::pin(longpoll.clone().serve(req, peer)),
             _ => Box::pin(websocket::upgrade(self.shared.clone(), req, peer, lifecycle)),
