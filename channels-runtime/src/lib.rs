@@ -22,6 +22,7 @@ mod pubsub;
 mod queue;
 mod serializer;
 mod socket;
+pub mod testing;
 mod token;
 mod transport;
 

@@ -178,6 +178,12 @@ impl IntoPayload for &Payload {
     }
 }
 
+impl IntoPayload for serde_json::Value {
+    fn into_payload(self) -> Payload {
+        Payload::json(&self)
+    }
+}
+
 impl IntoPayload for Bytes {
     fn into_payload(self) -> Payload {
         Payload::Binary(self)
