@@ -48,7 +48,7 @@ impl Channel for RoomChannel {
         if let Some(ms) = payload.get("sleep_ms").and_then(Value::as_u64) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        socket.push("joined", &json!({"topic": topic}));
+        socket.push("joined", json!({"topic": topic}));
         JoinResult::ok(RoomChannel)
     }
 
@@ -59,13 +59,13 @@ impl Channel for RoomChannel {
                 HandleResult::NoReply
             }
             "echo" => HandleResult::ok(payload),
-            "user" => HandleResult::ok(&json!({"user": socket.assigns().user})),
-            _ => HandleResult::error(&json!({"reason": "unhandled event"})),
+            "user" => HandleResult::ok(json!({"user": socket.assigns().user})),
+            _ => HandleResult::error(json!({"reason": "unhandled event"})),
         }
     }
 
     async fn terminate(&mut self, reason: &TerminateReason, socket: &mut ChannelSocket<Self>) {
-        socket.pubsub().broadcast("terminations", "terminated", &json!({"reason": format!("{reason:?}")}));
+        socket.pubsub().broadcast("terminations", "terminated", json!({"reason": format!("{reason:?}")}));
     }
 }
 
@@ -312,7 +312,7 @@ async fn disconnect_ends_the_session() {
     let token = server.open("vsn=2.0.0&user=7").await;
     server.post(&token, "application/json", r#"["1","1","room:d","phx_join",{}]"#).await;
     server.poll_frames(&token, 2).await;
-    server.endpoint.broadcast("users_socket:7", "disconnect", &json!({}));
+    server.endpoint.broadcast("users_socket:7", "disconnect", json!({}));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.poll(&token).await.json()["status"], 410);
 }

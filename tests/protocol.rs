@@ -64,7 +64,7 @@ impl Channel for ProbeChannel {
         if payload.get("after_join") == Some(&Value::Bool(true)) {
             socket.send_info(Info::Push("after_join".into()));
         }
-        JoinResult::ok_with(ProbeChannel, &json!({"topic": topic}))
+        JoinResult::ok_with(ProbeChannel, json!({"topic": topic}))
     }
 
     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
@@ -95,8 +95,8 @@ impl Channel for ProbeChannel {
                 HandleResult::NoReply
             }
             "stop_error" => HandleResult::Stop { reason: channels::StopReason::Error("bad".into()), reply: None },
-            "assigns" => HandleResult::ok(&json!({"user": socket.assigns().user})),
-            _ => HandleResult::error(&json!({"reason": "unhandled event"})),
+            "assigns" => HandleResult::ok(json!({"user": socket.assigns().user})),
+            _ => HandleResult::error(json!({"reason": "unhandled event"})),
         }
     }
 
@@ -107,7 +107,7 @@ impl Channel for ProbeChannel {
     async fn handle_info(&mut self, info: Info, socket: &mut ChannelSocket<Self>) -> OutResult {
         match info {
             Info::Push(event) => {
-                socket.push(&event, &json!({}));
+                socket.push(&event, json!({}));
                 OutResult::NoReply
             }
             Info::Crash => panic!("handle_info crash requested"),
@@ -232,7 +232,7 @@ async fn disconnect_broadcast_closes_every_connection_of_that_id_only() {
     a1.send_text(r#"["1","2","probe:d1","assigns",{}]"#).await;
     a1.expect_text(r#"["1","2","probe:d1","phx_reply",{"response":{"user":"a"},"status":"ok"}]"#).await;
 
-    server.endpoint.broadcast("users_socket:a", "disconnect", &json!({}));
+    server.endpoint.broadcast("users_socket:a", "disconnect", json!({}));
     assert_eq!(a1.expect_close().await, Some(1001));
     assert_eq!(a2.expect_close().await, Some(1001));
     b.send_text(r#"[null,"9","phoenix","heartbeat",{}]"#).await;
@@ -350,7 +350,7 @@ async fn slow_client_is_disconnected_without_slowing_others() {
     let payload = "y".repeat(32 << 10);
     let mut dropped_after = None;
     for i in 0..3000 {
-        server.endpoint.broadcast("probe:fan", "big", &json!({"i": i, "p": payload}));
+        server.endpoint.broadcast("probe:fan", "big", json!({"i": i, "p": payload}));
         // The healthy client reads as it goes and gets every broadcast, in order.
         match reader.recv().await {
             Frame::Text(t) => assert!(t.contains(&format!(r#""i":{i},"#)), "broadcast {i} out of order"),

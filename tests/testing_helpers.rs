@@ -35,9 +35,9 @@ impl Channel for RoomChannel {
 
     async fn join(topic: &str, _payload: Payload, socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
         if topic == "rooms:secret" && socket.assigns().user_id.is_none() {
-            return JoinResult::error(&json!({"reason": "unauthorized"}));
+            return JoinResult::error(json!({"reason": "unauthorized"}));
         }
-        JoinResult::ok_with(RoomChannel, &json!({"user_id": socket.assigns().user_id}))
+        JoinResult::ok_with(RoomChannel, json!({"user_id": socket.assigns().user_id}))
     }
 
     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
@@ -50,19 +50,19 @@ impl Channel for RoomChannel {
                 socket.broadcast("shout", payload);
                 HandleResult::NoReply
             }
-            "ping" => HandleResult::ok(&json!({"pong": true})),
+            "ping" => HandleResult::ok(json!({"pong": true})),
             "later" => {
                 let reply_to = socket.socket_ref().expect("a ref");
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(10)).await;
-                    reply_to.reply(Reply::ok(&json!({"later": true})));
+                    reply_to.reply(Reply::ok(json!({"later": true})));
                 });
                 HandleResult::NoReply
             }
             "binary" => HandleResult::ok(payload),
             "crash" => panic!("boom"),
             "stop" => HandleResult::stop(),
-            _ => HandleResult::error(&json!({"reason": "unhandled event"})),
+            _ => HandleResult::error(json!({"reason": "unhandled event"})),
         }
     }
 
@@ -128,7 +128,7 @@ async fn clients_of_one_endpoint_talk_to_each_other() {
     alice.push(&a, "new_msg", json!({"body": "hello bob"})).await;
     bob.assert_push("new_msg", json!({"body": "hello bob"})).await;
     // A broadcast from the test itself reaches both.
-    endpoint.pubsub().broadcast("rooms:lobby", "announcement", &json!({"text": "maintenance"}));
+    endpoint.pubsub().broadcast("rooms:lobby", "announcement", json!({"text": "maintenance"}));
     alice.assert_push("announcement", json!({"text": "maintenance"})).await;
     bob.assert_push("announcement", json!({"text": "maintenance"})).await;
     assert!(bob.received().iter().all(|r| !matches!(r, Received::Push { event, .. } if event == "announcement")));

@@ -11,6 +11,7 @@ use crate::channel::{ChannelMsg, JoinStart, TerminateReason};
 use crate::config::SocketConfig;
 use crate::outbox::Outbox;
 use crate::payload::Payload;
+use crate::presence::PresenceSlot;
 use crate::pubsub::{Delivery, PubSub, SubscriptionGuard};
 use crate::queue::Queue;
 use crate::serializer::Message;
@@ -20,6 +21,7 @@ use crate::socket::{Router, Socket};
 pub(crate) struct SocketShared<S> {
     pub router: Router<S>,
     pub pubsub: PubSub,
+    pub presence: PresenceSlot,
     pub config: SocketConfig,
 }
 
@@ -88,6 +90,7 @@ impl<S: Socket> Connection<S> {
             assigns: self.assigns.clone(),
             outbox: self.outbox.clone(),
             pubsub: self.shared.pubsub.clone(),
+            presence: self.shared.presence.clone(),
             instance: self.next_instance,
             replaces,
             mailbox_capacity: self.shared.config.mailbox_capacity,

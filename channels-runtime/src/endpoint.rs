@@ -23,6 +23,7 @@ use warp::reply::{Reply, Response};
 use crate::config::SocketConfig;
 use crate::connection::SocketShared;
 use crate::payload::IntoPayload;
+use crate::presence::{Presence, PresenceConfig, PresenceSlot};
 use crate::pubsub::PubSub;
 use crate::socket::Socket;
 use crate::transport::{Mount, SocketMount, status_response};
@@ -36,6 +37,7 @@ type MountFn = Box<dyn FnOnce(&MountContext) -> Box<dyn Mount>>;
 /// What mounting a socket handler needs from the endpoint.
 struct MountContext {
     pubsub: PubSub,
+    presence: PresenceSlot,
     secret_key_base: String,
     lifecycle: Lifecycle,
 }
@@ -72,6 +74,7 @@ pub struct Endpoint {
 
 struct Inner {
     pubsub: PubSub,
+    presence: PresenceSlot,
     mounts: Vec<Box<dyn Mount>>,
     http: Option<HttpService>,
     lifecycle: Lifecycle,
@@ -84,17 +87,29 @@ pub struct EndpointBuilder {
     sockets: Vec<MountFn>,
     http: Option<HttpService>,
     secret_key_base: Option<String>,
+    presence_config: PresenceConfig,
 }
 
 impl Endpoint {
     /// Starts building an endpoint.
     pub fn builder() -> EndpointBuilder {
-        EndpointBuilder { pubsub: PubSub::new(), sockets: Vec::new(), http: None, secret_key_base: None }
+        EndpointBuilder {
+            pubsub: PubSub::new(),
+            sockets: Vec::new(),
+            http: None,
+            secret_key_base: None,
+            presence_config: PresenceConfig::default(),
+        }
     }
 
     /// The endpoint's PubSub.
     pub fn pubsub(&self) -> &PubSub {
         &self.inner.pubsub
+    }
+
+    /// The endpoint's presence tracker (started on first use).
+    pub fn presence(&self) -> Presence {
+        self.inner.presence.get().clone()
     }
 
     /// Broadcasts `event` with `payload` to every subscriber of `topic` (Phoenix's `Endpoint.broadcast`).
@@ -153,7 +168,12 @@ impl EndpointBuilder {
     pub fn socket<S: Socket>(mut self, path: &str, config: SocketConfig) -> Self {
         let path = path.to_owned();
         self.sockets.push(Box::new(move |cx| {
-            let shared = Arc::new(SocketShared { router: S::channels(), pubsub: cx.pubsub.clone(), config });
+            let shared = Arc::new(SocketShared {
+                router: S::channels(),
+                pubsub: cx.pubsub.clone(),
+                presence: cx.presence.clone(),
+                config,
+            });
             Box::new(SocketMount::new(&path, shared, &cx.secret_key_base, &cx.lifecycle))
         }));
         self
@@ -192,13 +212,20 @@ impl EndpointBuilder {
         self
     }
 
+    /// Sets the presence replication timing (heartbeat and down periods).
+    pub fn presence_config(mut self, config: PresenceConfig) -> Self {
+        self.presence_config = config;
+        self
+    }
+
     /// Builds the endpoint.
     pub fn build(self) -> Endpoint {
         let secret_key_base = self.secret_key_base.unwrap_or_else(random_secret);
-        let cx = MountContext { pubsub: self.pubsub, secret_key_base, lifecycle: Lifecycle::new() };
+        let presence = PresenceSlot::new(self.pubsub.clone(), self.presence_config);
+        let cx = MountContext { pubsub: self.pubsub, presence, secret_key_base, lifecycle: Lifecycle::new() };
         let mounts = self.sockets.into_iter().map(|mount| mount(&cx)).collect();
-        let MountContext { pubsub, lifecycle, .. } = cx;
-        Endpoint { inner: Arc::new(Inner { pubsub, mounts, http: self.http, lifecycle }) }
+        let MountContext { pubsub, presence, lifecycle, .. } = cx;
+        Endpoint { inner: Arc::new(Inner { pubsub, presence, mounts, http: self.http, lifecycle }) }
     }
 }
 

@@ -50,6 +50,7 @@ use crate::config::SocketConfig;
 use crate::connection::{Connection, SocketShared};
 use crate::outbox::{Out, Outbox};
 use crate::payload::{IntoPayload, Payload};
+use crate::presence::{PresenceConfig, PresenceSlot};
 use crate::pubsub::{Broadcast, PubSub, Subscription};
 use crate::serializer::{Frame, Message, Serializer};
 use crate::socket::{ConnectInfo, ConnectParams, Refuse, Socket};
@@ -70,7 +71,9 @@ impl<S: Socket> TestEndpoint<S> {
 
     /// The socket handler `S` with these settings.
     pub fn with_config(config: SocketConfig) -> Self {
-        TestEndpoint { shared: Arc::new(SocketShared { router: S::channels(), pubsub: PubSub::new(), config }) }
+        let pubsub = PubSub::new();
+        let presence = PresenceSlot::new(pubsub.clone(), PresenceConfig::default());
+        TestEndpoint { shared: Arc::new(SocketShared { router: S::channels(), pubsub, presence, config }) }
     }
 
     /// The PubSub the clients share: broadcast from the test with it.

@@ -18,6 +18,7 @@ pub(crate) use server::{JoinStart, Started, catch_unwind, panic_message, start};
 
 use crate::outbox::Outbox;
 use crate::payload::{IntoPayload, Payload};
+use crate::presence::{Presence, PresenceOwner, PresenceSlot};
 use crate::pubsub::{Broadcast, PubSub};
 use crate::queue::{PushError, Queue};
 use crate::serializer::Frame;
@@ -268,6 +269,9 @@ pub struct ChannelSocket<C: Channel> {
     mailbox: Arc<Queue<ChannelMsg>>,
     /// Pushes made during the join, sent after its reply (`Some` only while joining).
     deferred: Mutex<Option<Vec<Frame>>>,
+    /// What this channel tracks in presence, untracked when the channel (and so this socket) is dropped.
+    presence: Option<PresenceOwner>,
+    presence_slot: PresenceSlot,
     _info: PhantomData<fn(C::Info)>,
 }
 
@@ -295,6 +299,11 @@ impl<C: Channel> ChannelSocket<C> {
     /// The endpoint's PubSub.
     pub fn pubsub(&self) -> &PubSub {
         &self.pubsub
+    }
+
+    /// The endpoint's presence tracker.
+    pub fn presence(&self) -> Presence {
+        self.presence_slot.get().clone()
     }
 
     /// Pushes `event` with `payload` to this client only. A push made while joining reaches the client right
@@ -344,6 +353,29 @@ impl<C: Channel> ChannelSocket<C> {
     /// A handle other tasks use to send this channel [`Channel::Info`] messages.
     pub fn handle(&self) -> ChannelHandle<C::Info> {
         ChannelHandle { mailbox: self.mailbox.clone(), _info: PhantomData }
+    }
+
+    /// The topic as a shared handle, for generated handlers that also take `&mut ChannelSocket` (a borrow of
+    /// `topic()` could not coexist with it).
+    pub(crate) fn topic_shared(&self) -> Arc<str> {
+        self.topic.clone()
+    }
+
+    /// The assigns as a shared handle, for the same reason as [`topic_shared`](Self::topic_shared).
+    pub(crate) fn assigns_shared(&self) -> Arc<C::Socket> {
+        self.assigns.clone()
+    }
+
+    /// This channel's owner id in `presence`.
+    pub(crate) fn presence_owner(&mut self, presence: &Presence) -> u64 {
+        match &self.presence {
+            Some(owner) if owner.presence.is(presence) => owner.owner,
+            _ => {
+                let owner = presence.new_owner();
+                self.presence = Some(PresenceOwner { presence: presence.clone(), owner });
+                owner
+            }
+        }
     }
 
     pub(crate) fn reply(&self, ref_: Option<&str>, reply: &Reply) {

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::outbox::{Out, Outbox};
 use crate::payload::Payload;
+use crate::presence::PresenceSlot;
 use crate::pubsub::{Delivery, PubSub};
 use crate::queue::Queue;
 
@@ -27,6 +28,7 @@ pub(crate) struct JoinStart<S> {
     pub assigns: Arc<S>,
     pub outbox: Arc<Outbox>,
     pub pubsub: PubSub,
+    pub presence: PresenceSlot,
     /// Identifies this incarnation in the connection's exit notices.
     pub instance: u64,
     /// When this join replaces a joined channel on the same topic: that channel's join_ref, closed after the
@@ -58,7 +60,7 @@ enum Exit {
 }
 
 async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<ChannelMsg>>, joined: oneshot::Sender<bool>) {
-    let JoinStart { topic, join_ref, ref_, payload, assigns, outbox, pubsub, instance, replaces, .. } = start;
+    let JoinStart { topic, join_ref, ref_, payload, assigns, outbox, pubsub, presence, instance, replaces, .. } = start;
     let mut socket = ChannelSocket::<C> {
         topic: topic.clone(),
         join_ref,
@@ -69,6 +71,8 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
         subscription: None,
         mailbox: mailbox.clone(),
         deferred: Mutex::new(Some(Vec::new())),
+        presence_slot: presence,
+        presence: None,
         _info: PhantomData,
     };
     let joining = catch_unwind(C::join(&topic, payload, &mut socket)).await;
@@ -82,7 +86,7 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
         }
         Err(panic) => {
             tracing::error!(topic = %topic, panic = panic_message(&panic), "join crashed");
-            socket.reply(ref_.as_deref(), &Reply::error(&serde_json::json!({"reason": "join crashed"})));
+            socket.reply(ref_.as_deref(), &Reply::error(serde_json::json!({"reason": "join crashed"})));
             return join_failed(&socket, replaces, joined);
         }
     };
