@@ -443,3 +443,43 @@ async fn graceful_shutdown_closes_with_1012_after_terminate() {
     assert!(TERMINATED.lock().unwrap().contains(&("probe:shutdown".to_owned(), "Shutdown".to_owned())));
     assert!(TcpStream::connect(server.addr).await.is_err(), "the listener is closed");
 }
+
+#[tokio::test]
+async fn limits_on_names_nesting_and_join_rate() {
+    let config =
+        SocketConfig::default().max_name_lengths(20, 10).max_payload_depth(4).join_rate(3, Duration::from_secs(60));
+    let server = TestServer::start(config).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    join(&mut c, "1", "probe:limits").await;
+    let long_topic = format!("probe:{}", "t".repeat(30));
+    c.send_text(&format!(r#"["2","2","{long_topic}","phx_join",{{}}]"#)).await;
+    c.expect_text(&format!(
+        r#"["2","2","{long_topic}","phx_reply",{{"response":{{"reason":"topic too long"}},"status":"error"}}]"#
+    ))
+    .await;
+    c.send_text(r#"["1","3","probe:limits","an_event_name_too_long",{}]"#).await;
+    c.expect_text(r#"["1","3","probe:limits","phx_reply",{"response":{"reason":"event too long"},"status":"error"}]"#)
+        .await;
+    c.send_text(r#"["1","4","probe:limits","echo",{"a":{"b":{"c":{"d":{}}}}}]"#).await;
+    c.expect_text(
+        r#"["1","4","probe:limits","phx_reply",{"response":{"reason":"payload too deep"},"status":"error"}]"#,
+    )
+    .await;
+    c.send_text(r#"["1","5","probe:limits","echo",{"a":{"b":{"c":1}}}]"#).await;
+    c.expect_text(r#"["1","5","probe:limits","phx_reply",{"response":{"a":{"b":{"c":1}}},"status":"ok"}]"#).await;
+    // The join refused for its topic was not counted: joins 2 and 3 pass the rate, the 4th does not.
+    join(&mut c, "6", "probe:r2").await;
+    join(&mut c, "7", "probe:r3").await;
+    c.send_text(r#"["9","9","probe:r4","phx_join",{}]"#).await;
+    c.expect_text(r#"["9","9","probe:r4","phx_reply",{"response":{"reason":"join rate exceeded"},"status":"error"}]"#)
+        .await;
+    // Far deeper than serde_json's recursion limit: refused the same way, and the connection lives on.
+    let bomb = format!(r#"["1","8","probe:limits","echo",{}{}]"#, "[".repeat(5000), "]".repeat(5000));
+    c.send_text(&bomb).await;
+    c.expect_text(
+        r#"["1","8","probe:limits","phx_reply",{"response":{"reason":"payload too deep"},"status":"error"}]"#,
+    )
+    .await;
+    c.send_text(r#"["1","10","probe:limits","echo",{}]"#).await;
+    c.expect_text(r#"["1","10","probe:limits","phx_reply",{"response":{},"status":"ok"}]"#).await;
+}

@@ -24,6 +24,10 @@ pub struct SocketConfig {
     pub(crate) longpoll: bool,
     pub(crate) longpoll_window: Duration,
     pub(crate) check_origin: CheckOrigin,
+    pub(crate) max_topic_length: usize,
+    pub(crate) max_event_length: usize,
+    pub(crate) max_payload_depth: usize,
+    pub(crate) join_rate: (u32, Duration),
 }
 
 impl Default for SocketConfig {
@@ -38,6 +42,10 @@ impl Default for SocketConfig {
             longpoll: false,
             longpoll_window: Duration::from_secs(10),
             check_origin: CheckOrigin::default(),
+            max_topic_length: 1024,
+            max_event_length: 255,
+            max_payload_depth: 64,
+            join_rate: (200, Duration::from_secs(10)),
         }
     }
 }
@@ -92,6 +100,28 @@ impl SocketConfig {
     /// Which web pages may connect (their `Origin` header). Default [`CheckOrigin::RequestHost`].
     pub fn check_origin(mut self, check: CheckOrigin) -> Self {
         self.check_origin = check;
+        self
+    }
+
+    /// The longest topic and event names accepted, in bytes; a longer one gets an error reply
+    /// (`{"reason":"topic too long"}` or `{"reason":"event too long"}`). Defaults 1024 and 255.
+    pub fn max_name_lengths(mut self, topic: usize, event: usize) -> Self {
+        self.max_topic_length = topic;
+        self.max_event_length = event;
+        self
+    }
+
+    /// The deepest nesting of arrays and objects accepted in a payload; a deeper one gets an error reply
+    /// `{"reason":"payload too deep"}`, before any handler parses it. Default 64.
+    pub fn max_payload_depth(mut self, depth: usize) -> Self {
+        self.max_payload_depth = depth;
+        self
+    }
+
+    /// At most `joins` joins per connection within `per`; more get `{"reason":"join rate exceeded"}`. Default
+    /// 200 per 10 s: a reconnecting client rejoins all its channels (at most 100) at once.
+    pub fn join_rate(mut self, joins: u32, per: Duration) -> Self {
+        self.join_rate = (joins, per);
         self
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use crate::channel::{ChannelMsg, JoinStart, TerminateReason};
 use crate::config::SocketConfig;
@@ -38,6 +39,8 @@ pub(crate) struct Connection<S: Socket> {
     shared: Arc<SocketShared<S>>,
     channels: HashMap<Arc<str>, Joined>,
     next_instance: u64,
+    /// Joins in the current join-rate window, and when that window started.
+    joins: (u32, Instant),
     _id: Option<SubscriptionGuard>,
 }
 
@@ -45,7 +48,15 @@ impl<S: Socket> Connection<S> {
     pub(crate) fn new(assigns: S, outbox: Arc<Outbox>, shared: Arc<SocketShared<S>>) -> Self {
         let id =
             assigns.id().map(|id| shared.pubsub.subscribe_with(&id, Delivery::SocketId { outbox: outbox.clone() }));
-        Connection { assigns: Arc::new(assigns), outbox, shared, channels: HashMap::new(), next_instance: 0, _id: id }
+        Connection {
+            assigns: Arc::new(assigns),
+            outbox,
+            shared,
+            channels: HashMap::new(),
+            next_instance: 0,
+            joins: (0, Instant::now()),
+            _id: id,
+        }
     }
 
     /// Handles one message from the client. Joins complete before the next message is read, as in Phoenix.
@@ -54,11 +65,40 @@ impl<S: Socket> Connection<S> {
             self.reply(msg.join_ref.as_deref(), &msg, "ok", Payload::empty());
             return;
         }
+        if let Some(why) = self.over_limit(&msg) {
+            tracing::warn!(topic = %truncated(&msg.topic), event = %truncated(&msg.event), "message refused: {why}");
+            return self.reply(msg.join_ref.as_deref(), &msg, "error", reason(why));
+        }
         match msg.event.as_str() {
             "phx_join" => self.join(msg).await,
             "phx_leave" => self.leave(msg),
             _ => self.forward(msg).await,
         }
+    }
+
+    /// Which configured limit the message breaks, if any.
+    fn over_limit(&mut self, msg: &Message) -> Option<&'static str> {
+        let config = &self.shared.config;
+        if msg.topic.len() > config.max_topic_length {
+            return Some("topic too long");
+        }
+        if msg.event.len() > config.max_event_length {
+            return Some("event too long");
+        }
+        if msg.payload.as_json().is_some_and(|json| json_depth(json) > config.max_payload_depth) {
+            return Some("payload too deep");
+        }
+        if msg.event == "phx_join" {
+            let (max, per) = config.join_rate;
+            if self.joins.1.elapsed() >= per {
+                self.joins = (0, Instant::now());
+            }
+            self.joins.0 += 1;
+            if self.joins.0 > max {
+                return Some("join rate exceeded");
+            }
+        }
+        None
     }
 
     async fn join(&mut self, msg: Message) {
@@ -162,6 +202,57 @@ fn matches_join_ref(msg: &Message, joined: &Joined) -> bool {
     msg.join_ref.is_none() || msg.join_ref.as_deref() == joined.join_ref.as_deref()
 }
 
+/// The nesting depth of a JSON text: how many arrays and objects enclose its innermost value.
+fn json_depth(json: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in json.bytes() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// A name cut for logging, so a hostile one cannot flood the log.
+fn truncated(name: &str) -> &str {
+    let mut end = name.len().min(64);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 fn reason(reason: &str) -> Payload {
     Payload::json(&json!({ "reason": reason }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_json_depth() {
+        assert_eq!(json_depth("1"), 0);
+        assert_eq!(json_depth("{}"), 1);
+        assert_eq!(json_depth(r#"{"a":[1,{"b":[]}],"c":{}}"#), 4);
+        assert_eq!(json_depth(r#"{"a":"[[[[{{{\"]]"}"#), 1);
+        assert_eq!(json_depth(&format!("{}{}", "[".repeat(100), "]".repeat(100))), 100);
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncated("short"), "short");
+        let long = "é".repeat(100);
+        assert!(truncated(&long).len() <= 64 && long.starts_with(truncated(&long)));
+    }
 }
