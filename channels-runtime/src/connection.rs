@@ -61,6 +61,7 @@ impl<S: Socket> Connection<S> {
 
     /// Handles one message from the client. Joins complete before the next message is read, as in Phoenix.
     pub(crate) async fn handle(&mut self, msg: Message) {
+        crate::metrics::metrics().messages_in.increment(1);
         if msg.topic == "phoenix" && msg.event == "heartbeat" {
             self.reply(msg.join_ref.as_deref(), &msg, "ok", Payload::empty());
             return;

@@ -220,6 +220,8 @@ impl EndpointBuilder {
 
     /// Builds the endpoint.
     pub fn build(self) -> Endpoint {
+        // Resolve the metric handles against the recorder installed by now.
+        crate::metrics::metrics();
         let secret_key_base = self.secret_key_base.unwrap_or_else(random_secret);
         let presence = PresenceSlot::new(self.pubsub.clone(), self.presence_config);
         let cx = MountContext { pubsub: self.pubsub, presence, secret_key_base, lifecycle: Lifecycle::new() };

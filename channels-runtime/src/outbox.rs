@@ -65,6 +65,9 @@ impl Outbox {
         match self.queue.try_push(Out::Frame(frame)) {
             Ok(()) => true,
             Err(PushError::Full(_)) => {
+                if self.close_reason().is_none() {
+                    crate::metrics::metrics().slow_clients.increment(1);
+                }
                 self.shut(CloseReason::SlowClient);
                 false
             }
@@ -140,7 +143,10 @@ impl Outbox {
         response: &Payload,
     ) -> bool {
         match self.serializer.encode_reply(join_ref, ref_, topic, status, response) {
-            Ok(frame) => self.push(frame),
+            Ok(frame) => {
+                crate::metrics::metrics().reply(status);
+                self.push(frame)
+            }
             Err(e) => {
                 tracing::warn!(topic, status, "reply not sent: {e}");
                 false

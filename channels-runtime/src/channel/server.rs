@@ -101,6 +101,8 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
     }
     tracing::debug!(topic = %topic, join_ref = ?socket.join_ref, "joined");
     let _ = joined.send(true);
+    let metrics = crate::metrics::metrics();
+    metrics.joined.increment(1.0);
 
     match catch_unwind(serve(&mut channel, &mut socket)).await {
         Ok(Exit::Left) => {
@@ -111,6 +113,7 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
             if reason.is_normal() {
                 send_control(&socket, "phx_close", Payload::empty());
             } else {
+                metrics.crashes.increment(1);
                 tracing::warn!(topic = %topic, reason = ?reason, "channel stopped abnormally");
                 send_control(&socket, "phx_error", crash_payload());
             }
@@ -118,10 +121,12 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
         }
         Ok(Exit::Closed(reason)) => terminate(&mut channel, &mut socket, reason).await,
         Err(panic) => {
+            metrics.crashes.increment(1);
             tracing::error!(topic = %topic, panic = panic_message(&panic), "channel crashed");
             send_control(&socket, "phx_error", crash_payload());
         }
     }
+    metrics.joined.decrement(1.0);
     drop(subscription);
     mailbox.close();
     mailbox.clear();

@@ -127,7 +127,10 @@ impl<S: Socket> LongPoll<S> {
         let guard = self.lifecycle.track();
         tokio::spawn(async move {
             let _guard = guard;
+            let metrics = crate::metrics::metrics();
+            metrics.longpoll_connections.increment(1.0);
             self.run(session, connection, peer).await;
+            metrics.longpoll_connections.decrement(1.0);
         });
         status_body(410, Some(&token), Some(&[]))
     }
@@ -216,7 +219,10 @@ async fn poll(token: &str, session: &Session, window: Duration) -> Response {
     *session.last_poll.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     session.polling.fetch_sub(1, Ordering::SeqCst);
     match (messages.is_empty(), session.ended.load(Ordering::SeqCst)) {
-        (false, _) => status_body(200, Some(token), Some(&messages)),
+        (false, _) => {
+            crate::metrics::metrics().messages_out.increment(messages.len() as u64);
+            status_body(200, Some(token), Some(&messages))
+        }
         (true, true) => status_body(410, None, None),
         (true, false) => status_body(204, Some(token), Some(&[])),
     }

@@ -80,7 +80,10 @@ pub(crate) async fn upgrade<S: Socket>(
         let outbox = Outbox::new(serializer, config.outbox_capacity);
         let connection = Connection::new(assigns, outbox.clone(), shared);
         tracing::info!(%peer, ?serializer, "connected");
+        let metrics = crate::metrics::metrics();
+        metrics.websocket_connections.increment(1.0);
         run(ws, connection, outbox, config.idle_timeout, lifecycle, peer).await;
+        metrics.websocket_connections.decrement(1.0);
     });
 
     let mut response = Response::new(Default::default());
@@ -242,14 +245,22 @@ async fn write_batch<S: Socket>(
     batch: &mut VecDeque<Out>,
     connection: &mut Connection<S>,
 ) -> Result<(), WsError> {
+    let mut frames = 0;
     for out in batch.drain(..) {
         match out {
-            Out::Frame(Frame::Text(text)) => sink.feed(WsMessage::Text(text)).await?,
-            Out::Frame(Frame::Binary(bytes)) => sink.feed(WsMessage::Binary(bytes)).await?,
+            Out::Frame(Frame::Text(text)) => {
+                frames += 1;
+                sink.feed(WsMessage::Text(text)).await?
+            }
+            Out::Frame(Frame::Binary(bytes)) => {
+                frames += 1;
+                sink.feed(WsMessage::Binary(bytes)).await?
+            }
             Out::ChannelExit { topic, instance } => connection.channel_exited(&topic, instance),
         }
     }
     recycle(batch);
+    crate::metrics::metrics().messages_out.increment(frames);
     sink.flush().await
 }
 
