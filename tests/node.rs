@@ -1,37 +1,58 @@
-//! The official `phoenix` npm client, under Node, against the `conformance` example (tests/js).
+//! The Node suite (tests/js) against the `conformance` example, once with the official `phoenix` npm client and
+//! once with our own `channels.js` (channels-runtime/assets): the same assertions pass for both.
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use support::ServerProcess;
 
 #[test]
 fn official_phoenix_client_against_conformance_example() {
+    run_suite("phoenix");
+}
+
+#[test]
+fn channels_js_client_against_conformance_example() {
+    run_suite("channels");
+}
+
+/// The tests/js directory, with its pinned npm packages installed (once, even when both tests start together).
+fn js_dir() -> PathBuf {
+    static INSTALL: Mutex<()> = Mutex::new(());
     let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    if !js.join("node_modules/phoenix").exists() {
+    let _installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if !js.join("node_modules/phoenix").exists() || !js.join("node_modules/ws").exists() {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&js)
             .status()
-            .expect("npm must be installed to run the phoenix client suite");
+            .expect("npm must be installed to run the Node client suite");
         assert!(status.success(), "npm ci failed in tests/js");
     }
+    js
+}
+
+/// Runs `node --test` in tests/js with `CLIENT=client` against a fresh conformance server.
+fn run_suite(client: &str) {
+    let js = js_dir();
     let server = ServerProcess::start("conformance");
     let output = Command::new("node")
         .args(["--test", "--test-concurrency=1", "test/"])
         .env("SERVER_URL", format!("ws://127.0.0.1:{}/socket", server.port()))
+        .env("CLIENT", client)
         .current_dir(&js)
         .output()
-        .expect("node must be installed to run the phoenix client suite");
+        .expect("node must be installed to run the Node client suite");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let summary: Vec<&str> = stdout.lines().filter(|l| l.starts_with("# ")).collect();
     assert!(
         output.status.success(),
-        "the phoenix client suite failed:\n{stdout}\n{}\nserver log:\n{}",
+        "the Node client suite failed with CLIENT={client}:\n{stdout}\n{}\nserver log:\n{}",
         String::from_utf8_lossy(&output.stderr),
         server.logs()
     );
-    println!("{}", summary.join("\n"));
+    println!("CLIENT={client}\n{}", summary.join("\n"));
 }

@@ -70,6 +70,10 @@ impl Channel for ProbeChannel {
     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
         match event {
             "echo" => HandleResult::ok(payload),
+            "slow_echo" => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                HandleResult::ok(payload)
+            }
             "broadcast" => {
                 socket.broadcast("broadcasted", payload);
                 HandleResult::NoReply
@@ -131,8 +135,12 @@ struct TestServer {
 
 impl TestServer {
     async fn start(config: SocketConfig) -> TestServer {
+        Self::start_with_drain(config, channels::Drain::default()).await
+    }
+
+    async fn start_with_drain(config: SocketConfig, drain: channels::Drain) -> TestServer {
         let hello = warp::path("hello").map(|| "hello from warp");
-        let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", config).routes(hello).build();
+        let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", config).routes(hello).drain(drain).build();
         let server = endpoint.bind("127.0.0.1:0").await.unwrap();
         let addr = server.local_addr().unwrap();
         let done = tokio::spawn(server.run());
@@ -482,4 +490,37 @@ async fn limits_on_names_nesting_and_join_rate() {
     .await;
     c.send_text(r#"["1","10","probe:limits","echo",{}]"#).await;
     c.expect_text(r#"["1","10","probe:limits","phx_reply",{"response":{},"status":"ok"}]"#).await;
+}
+
+#[tokio::test]
+async fn shutdown_drains_in_batches_and_completes_in_flight_replies() {
+    let drain =
+        channels::Drain { batch_size: 1, interval: Duration::from_millis(400), timeout: Duration::from_secs(5) };
+    let server = TestServer::start_with_drain(SocketConfig::default(), drain).await;
+    let mut clients = Vec::new();
+    for i in 0..3 {
+        let mut c = server.client("vsn=2.0.0").await;
+        join(&mut c, "1", &format!("probe:drain{i}")).await;
+        clients.push(c);
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send_text(&format!(r#"["1","2","probe:drain{i}","slow_echo",{{"i":{i}}}]"#)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    server.endpoint.shutdown();
+    let mut closed_after = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        // The reply in flight when shutdown began arrives before the close.
+        let reply = c.recv_timeout(Duration::from_secs(3)).await;
+        assert_eq!(
+            reply,
+            Frame::Text(format!(r#"["1","2","probe:drain{i}","phx_reply",{{"response":{{"i":{i}}},"status":"ok"}}]"#))
+        );
+        assert_eq!(c.recv_timeout(Duration::from_secs(3)).await, Frame::Close(Some(1012)));
+        closed_after.push(started.elapsed());
+    }
+    // One connection per batch, 400 ms apart: the last closes at least 800 ms in (loose bounds, shared machine).
+    assert!(closed_after[2] >= Duration::from_millis(750), "{closed_after:?}");
+    tokio::time::timeout(Duration::from_secs(10), server.done).await.expect("server stops").unwrap().unwrap();
 }

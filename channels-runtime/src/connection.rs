@@ -180,11 +180,13 @@ impl<S: Socket> Connection<S> {
         }
     }
 
-    /// Ends every channel; their `terminate` runs with `reason`.
-    pub(crate) fn close(&mut self, reason: TerminateReason) {
+    /// Ends every channel; their `terminate` runs with `reason`. Returns how many were told.
+    pub(crate) fn close(&mut self, reason: TerminateReason) -> usize {
+        let count = self.channels.len();
         for (_, joined) in self.channels.drain() {
             joined.mailbox.force_push(ChannelMsg::Close(reason.clone()));
         }
+        count
     }
 
     fn reply(&self, join_ref: Option<&str>, msg: &Message, status: &str, response: Payload) {

@@ -28,8 +28,8 @@ use crate::pubsub::PubSub;
 use crate::socket::Socket;
 use crate::transport::{Mount, SocketMount, status_response};
 
-/// How long a shutdown waits for connections to close before giving up on them.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a shutdown waits, past the drain, for connections to finish closing.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Mounts a socket handler once the endpoint is built.
 type MountFn = Box<dyn FnOnce(&MountContext) -> Box<dyn Mount>>;
@@ -88,6 +88,7 @@ pub struct EndpointBuilder {
     http: Option<HttpService>,
     secret_key_base: Option<String>,
     presence_config: PresenceConfig,
+    drain: Drain,
 }
 
 impl Endpoint {
@@ -99,6 +100,7 @@ impl Endpoint {
             http: None,
             secret_key_base: None,
             presence_config: PresenceConfig::default(),
+            drain: Drain::default(),
         }
     }
 
@@ -218,13 +220,19 @@ impl EndpointBuilder {
         self
     }
 
+    /// How connections are closed at shutdown.
+    pub fn drain(mut self, drain: Drain) -> Self {
+        self.drain = drain;
+        self
+    }
+
     /// Builds the endpoint.
     pub fn build(self) -> Endpoint {
         // Resolve the metric handles against the recorder installed by now.
         crate::metrics::metrics();
         let secret_key_base = self.secret_key_base.unwrap_or_else(random_secret);
         let presence = PresenceSlot::new(self.pubsub.clone(), self.presence_config);
-        let cx = MountContext { pubsub: self.pubsub, presence, secret_key_base, lifecycle: Lifecycle::new() };
+        let cx = MountContext { pubsub: self.pubsub, presence, secret_key_base, lifecycle: Lifecycle::new(self.drain) };
         let mounts = self.sockets.into_iter().map(|mount| mount(&cx)).collect();
         let MountContext { pubsub, presence, lifecycle, .. } = cx;
         Endpoint { inner: Arc::new(Inner { pubsub, presence, mounts, http: self.http, lifecycle }) }
@@ -250,7 +258,7 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until [`Endpoint::shutdown`], then waits (at most 10 s) for open connections to close.
+    /// Serves until [`Endpoint::shutdown`], then drains the open connections (see [`Drain`]).
     pub async fn run(self) -> io::Result<()> {
         let Server { listener, endpoint } = self;
         let mut lifecycle = endpoint.inner.lifecycle.clone();
@@ -292,7 +300,7 @@ impl Server {
             });
         }
         drop(listener);
-        if tokio::time::timeout(SHUTDOWN_TIMEOUT, lifecycle.idle()).await.is_err() {
+        if tokio::time::timeout(lifecycle.state.drain.timeout + CLOSE_GRACE, lifecycle.idle()).await.is_err() {
             tracing::warn!(open = lifecycle.active(), "shutdown timed out with connections still open");
         }
         Ok(())
@@ -330,23 +338,52 @@ struct LifecycleState {
     trigger: watch::Sender<bool>,
     active: AtomicUsize,
     idle: Notify,
+    drain: Drain,
+    /// Connections that asked for their drain slot so far.
+    drain_slots: AtomicUsize,
+}
+
+/// How connections are closed at shutdown: in batches, so clients reconnect elsewhere in waves rather than all
+/// at once (Phoenix's drainer).
+#[derive(Debug, Clone, Copy)]
+pub struct Drain {
+    /// Connections closed per batch (Phoenix: 10,000).
+    pub batch_size: usize,
+    /// Time between batches (Phoenix: 2 s).
+    pub interval: Duration,
+    /// The whole drain takes at most this long (Phoenix: 30 s).
+    pub timeout: Duration,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Drain { batch_size: 10_000, interval: Duration::from_secs(2), timeout: Duration::from_secs(30) }
+    }
 }
 
 impl Lifecycle {
-    fn new() -> Self {
+    fn new(drain: Drain) -> Self {
         let (trigger, shutdown) = watch::channel(false);
-        Lifecycle {
-            shutdown,
-            state: Arc::new(LifecycleState { trigger, active: AtomicUsize::new(0), idle: Notify::new() }),
-        }
+        let state = LifecycleState {
+            trigger,
+            active: AtomicUsize::new(0),
+            idle: Notify::new(),
+            drain,
+            drain_slots: AtomicUsize::new(0),
+        };
+        Lifecycle { shutdown, state: Arc::new(state) }
+    }
+
+    /// How long after shutdown starts this connection closes: its batch's turn.
+    pub(crate) fn drain_delay(&self) -> Duration {
+        let drain = &self.state.drain;
+        let slot = self.state.drain_slots.fetch_add(1, Ordering::Relaxed);
+        let batch = (slot / drain.batch_size.max(1)) as u32;
+        drain.interval.saturating_mul(batch).min(drain.timeout)
     }
 
     fn shutdown(&self) {
         self.state.trigger.send_replace(true);
-    }
-
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        *self.shutdown.borrow()
     }
 
     /// Resolves once shutdown has started.

@@ -11,13 +11,16 @@
 
 mod base64;
 mod channel;
+pub mod client;
 mod config;
 mod connection;
 mod dsl;
 mod endpoint;
+pub mod metrics;
 mod origin;
 mod outbox;
 mod payload;
+mod presence;
 mod pubsub;
 mod queue;
 mod serializer;
@@ -31,10 +34,13 @@ pub use channel::{
     StopReason, TerminateReason,
 };
 pub use config::SocketConfig;
-pub use endpoint::{Endpoint, EndpointBuilder, Server};
+pub use endpoint::{Drain, Endpoint, EndpointBuilder, Server};
 pub use origin::{AllowedOrigin, CheckOrigin, Origin};
 pub use payload::{IntoPayload, Payload, PayloadError};
-pub use pubsub::{Adapter, Broadcast, PubSub, Subscription};
+pub use presence::{Presence, PresenceConfig};
+pub use pubsub::{Adapter, Broadcast, LocalNode, PubSub, Subscription};
+#[cfg(feature = "redis")]
+pub use pubsub::{RedisConfig, RedisStartError};
 pub use serializer::{DecodeError, EncodeError, Frame, Serializer};
 pub use socket::{ChannelRoute, ConnectInfo, ConnectParams, Refuse, Router, Socket};
 pub use token::{MaxAge, SignOptions, Token, TokenError, VerifyOptions};

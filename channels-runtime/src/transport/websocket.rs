@@ -144,6 +144,8 @@ enum End {
     Gone,
     /// Close with this code and reason.
     Close(u16, &'static str),
+    /// The server is shutting down and this connection's turn has come.
+    Drain,
 }
 
 async fn run<S: Socket>(
@@ -159,10 +161,12 @@ async fn run<S: Socket>(
     let mut last_seen = Instant::now();
     let mut idle = pin!(sleep_until(last_seen + idle_timeout));
     let serializer = outbox.serializer;
+    let mut drain_at: Option<Instant> = None;
     let end = loop {
         tokio::select! {
             biased;
-            () = lifecycle.shutting_down() => break End::Close(CloseReason::Shutdown.code(), CloseReason::Shutdown.as_str()),
+            () = lifecycle.shutting_down(), if drain_at.is_none() => drain_at = Some(Instant::now() + lifecycle.drain_delay()),
+            () = sleep_until(drain_at.unwrap_or(last_seen)), if drain_at.is_some() => break End::Drain,
             open = outbox.queue.recv_all(&mut batch) => {
                 if let Some(reason) = outbox.close_reason() {
                     tracing::info!(%peer, reason = reason.as_str(), "closing connection");
@@ -220,10 +224,21 @@ async fn run<S: Socket>(
             }
         }
     };
-    let reason = if lifecycle.is_shutting_down() { TerminateReason::Shutdown } else { TerminateReason::Closed };
+    let end = match end {
+        End::Drain => {
+            // Channels terminate first and finish what they were doing: their last replies still go out.
+            let channels = connection.close(TerminateReason::Shutdown);
+            let flushed = drain_channels(&mut sink, &outbox, &mut connection, channels);
+            if timeout(CLOSE_TIMEOUT, flushed).await.is_err() {
+                tracing::warn!(%peer, "channels did not end in time during shutdown");
+            }
+            End::Close(CloseReason::Shutdown.code(), CloseReason::Shutdown.as_str())
+        }
+        end => end,
+    };
     outbox.queue.close();
     outbox.queue.clear();
-    connection.close(reason);
+    connection.close(TerminateReason::Closed);
     match end {
         // Its socket is full: a close frame would only wait there.
         End::Close(_, reason) if reason == CloseReason::SlowClient.as_str() => {}
@@ -232,11 +247,27 @@ async fn run<S: Socket>(
             let _ = timeout(CLOSE_TIMEOUT, sink.send(WsMessage::Close(Some(frame)))).await;
             let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
         }
-        End::Gone => {
+        End::Gone | End::Drain => {
             let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
         }
     }
     tracing::info!(%peer, "disconnected");
+}
+
+/// Writes what the outbox holds until `channels` channel tasks have ended.
+async fn drain_channels<S: Socket>(
+    sink: &mut futures_util::stream::SplitSink<Ws, WsMessage>,
+    outbox: &Outbox,
+    connection: &mut Connection<S>,
+    mut channels: usize,
+) {
+    let mut batch = VecDeque::new();
+    while channels > 0 && outbox.queue.recv_all(&mut batch).await {
+        channels -= batch.iter().filter(|out| matches!(out, Out::ChannelExit { .. })).count().min(channels);
+        if write_batch(sink, &mut batch, connection).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Writes everything queued, then flushes once.

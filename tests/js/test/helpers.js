@@ -1,4 +1,5 @@
-// Shared helpers for the conformance suite: the official `phoenix` client over `ws`.
+// Shared helpers for the conformance suite: a Phoenix Channels client over `ws`, either the official `phoenix`
+// client (CLIENT=phoenix, the default) or our own channels.js (CLIENT=channels), see ../client.js.
 //
 // Every Socket made here is tracked, and `teardown()` (run after each test) disconnects all of
 // them and cancels the client's timers, so that a test file's process exits as soon as its tests
@@ -11,8 +12,10 @@
 import {test} from "node:test"
 import assert from "node:assert/strict"
 import {pathToFileURL} from "node:url"
-import {Socket} from "phoenix"
 import WebSocket from "ws"
+import {CLIENT, Socket} from "../client.js"
+
+export {CLIENT}
 
 const RAW_SERVER_URL = process.env.SERVER_URL
 
@@ -83,7 +86,7 @@ export function withTimeout(promise, ms, what){
 // sockets
 
 /**
- * A new (not yet connected) phoenix Socket on SERVER_URL using `ws`.
+ * A new (not yet connected) Socket of the client under test on SERVER_URL using `ws`.
  *
  * Extras on the returned socket, for assertions:
  *   socket.sent       every message the client encoded ({join_ref, ref, topic, event, payload})
@@ -258,7 +261,7 @@ export async function teardown(){
 // run on its own by `node --test test/`: a preflight check with a clear message
 
 if(import.meta.url === pathToFileURL(process.argv[1] || "").href){
-  test(`preflight: the server at ${SERVER_URL} accepts a phoenix WebSocket connection`, {timeout: 10000}, async () => {
+  test(`preflight: the server at ${SERVER_URL} accepts a WebSocket connection (client: ${CLIENT})`, {timeout: 10000}, async () => {
     try {
       let socket = await connect()
       assert.equal(socket.isConnected(), true)
