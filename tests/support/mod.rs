@@ -182,6 +182,11 @@ impl ServerProcess {
         panic!("example `{name}` failed to start {START_ATTEMPTS} times; last attempt {last_failure}");
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The port the server listens on (on 127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
