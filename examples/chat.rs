@@ -2,58 +2,45 @@
 //!
 //! `cargo run --release --example chat`, then open http://127.0.0.1:4000 in two tabs. `PORT` overrides 4000.
 
-use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, Payload, Refuse, Reply,
-    Router, Socket, SocketConfig,
-};
+use channels::prelude::*;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warp::Filter;
 
 struct UserSocket;
 
-impl Socket for UserSocket {
+#[socket]
+impl UserSocket {
+    channel!("rooms:*" => RoomChannel);
+
     async fn connect(_params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
         Ok(UserSocket)
-    }
-
-    fn channels() -> Router<Self> {
-        Router::new().channel::<RoomChannel>("rooms:*")
     }
 }
 
 struct RoomChannel;
 
-impl Channel for RoomChannel {
-    type Socket = UserSocket;
-    type Info = ();
-
-    async fn join(topic: &str, _payload: Payload, _socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
-        match topic {
-            "rooms:lobby" => JoinResult::ok(RoomChannel),
-            _ => JoinResult::error(&json!({"reason": "unauthorized"})),
-        }
+#[channel]
+impl RoomChannel {
+    #[join("rooms:lobby")]
+    async fn lobby() -> JoinResult<Self> {
+        JoinResult::ok(RoomChannel)
     }
 
-    async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
-        match event {
-            "new_msg" => {
-                #[derive(serde::Deserialize, serde::Serialize)]
-                struct NewMsg {
-                    body: String,
-                }
-                match payload.deserialize::<NewMsg>() {
-                    Ok(msg) => {
-                        socket.broadcast("new_msg", &msg);
-                        HandleResult::NoReply
-                    }
-                    Err(e) => HandleResult::Reply(Reply::error(
-                        &json!({"reason": "invalid payload", "details": e.to_string()}),
-                    )),
-                }
-            }
-            _ => HandleResult::error(&json!({"reason": "unhandled event"})),
-        }
+    #[join(_)]
+    async fn private() -> JoinResult<Self> {
+        JoinResult::error(json!({"reason": "unauthorized"}))
     }
+
+    #[handle_in("new_msg")]
+    async fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket<Self>) {
+        socket.broadcast("new_msg", &msg);
+    }
+}
+
+#[derive(Deserialize, Serialize)]
+struct NewMsg {
+    body: String,
 }
 
 #[tokio::main]

@@ -1,13 +1,13 @@
 //! The conformance app: the contract in `CONFORMANCE.md`, which must behave the same on Phoenix and here.
 //!
 //! `cargo run --release --example conformance` listens on 127.0.0.1:4001 (`PORT` overrides it).
+//!
+//! Events without a handler get the DSL's documented `{"reason":"unhandled event"}` reply, and payloads that do
+//! not fit a handler's type get `{"reason":"invalid payload","details":..}`.
 
 use std::time::Duration;
 
-use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload, Refuse,
-    Reply, Router, Socket, SocketConfig, StopReason,
-};
+use channels::prelude::*;
 use serde_json::{Value, json};
 
 /// The connection's assigns.
@@ -15,7 +15,11 @@ struct UserSocket {
     user_id: Option<String>,
 }
 
-impl Socket for UserSocket {
+#[socket]
+impl UserSocket {
+    channel!("rooms:*" => RoomChannel);
+    channel!("test:*" => TestChannel);
+
     async fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
         if params.get("reject") == Some("true") {
             return Err(Refuse);
@@ -26,37 +30,26 @@ impl Socket for UserSocket {
     fn id(&self) -> Option<String> {
         self.user_id.as_ref().map(|id| format!("users_socket:{id}"))
     }
-
-    fn channels() -> Router<Self> {
-        Router::new().channel::<RoomChannel>("rooms:*").channel::<TestChannel>("test:*")
-    }
 }
 
 /// The guide's chat room.
 struct RoomChannel;
 
-impl Channel for RoomChannel {
-    type Socket = UserSocket;
-    type Info = ();
-
-    async fn join(topic: &str, _payload: Payload, _socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
-        match topic {
-            "rooms:lobby" => JoinResult::ok(RoomChannel),
-            _ => JoinResult::error(&json!({"reason": "unauthorized"})),
-        }
+#[channel]
+impl RoomChannel {
+    #[join("rooms:lobby")]
+    async fn lobby() -> JoinResult<Self> {
+        JoinResult::ok(RoomChannel)
     }
 
-    async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
-        match event {
-            "new_msg" => match payload.deserialize::<NewMsg>() {
-                Ok(msg) => {
-                    socket.broadcast("new_msg", &msg);
-                    HandleResult::NoReply
-                }
-                Err(e) => invalid_payload(e),
-            },
-            _ => unhandled(event),
-        }
+    #[join(_)]
+    async fn private() -> JoinResult<Self> {
+        JoinResult::error(json!({"reason": "unauthorized"}))
+    }
+
+    #[handle_in("new_msg")]
+    async fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket<Self>) {
+        socket.broadcast("new_msg", &msg);
     }
 }
 
@@ -68,84 +61,111 @@ struct NewMsg {
 /// Every reply, push and broadcast shape the protocol has.
 struct TestChannel;
 
-impl Channel for TestChannel {
-    type Socket = UserSocket;
-    type Info = ();
-    const INTERCEPTS: &'static [&'static str] = &["intercepted"];
-
-    async fn join(topic: &str, payload: Payload, _socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+#[channel]
+#[intercept("intercepted")]
+impl TestChannel {
+    #[join(_)]
+    async fn join(topic: &str, payload: Payload) -> JoinResult<Self> {
         let reject = payload.deserialize::<Value>().is_ok_and(|p| p.get("reject") == Some(&Value::Bool(true)));
         if reject {
-            JoinResult::error(&json!({"reason": "rejected"}))
+            JoinResult::error(json!({"reason": "rejected"}))
         } else {
-            JoinResult::ok_with(TestChannel, &json!({"topic": topic}))
+            JoinResult::ok_with(TestChannel, json!({"topic": topic}))
         }
     }
 
-    async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
-        match event {
-            "reply_ok" => HandleResult::ok(payload),
-            "reply_error" => HandleResult::error(payload),
-            "reply_empty" => HandleResult::ok(Payload::empty()),
-            "noreply" => HandleResult::NoReply,
-            "push" => {
-                socket.push("pushed", payload);
-                HandleResult::NoReply
-            }
-            "broadcast" => {
-                socket.broadcast("broadcasted", payload);
-                HandleResult::NoReply
-            }
-            "broadcast_from" => {
-                socket.broadcast_from("broadcasted", payload);
-                HandleResult::NoReply
-            }
-            "intercepted" => {
-                socket.broadcast("intercepted", payload);
-                HandleResult::NoReply
-            }
-            "async_reply" => {
-                if let Some(reply_to) = socket.socket_ref() {
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        reply_to.reply(Reply::ok(payload));
-                    });
-                }
-                HandleResult::NoReply
-            }
-            "assigns" => HandleResult::ok(&json!({"user_id": socket.assigns().user_id})),
-            "stop" => HandleResult::stop(),
-            "stop_reply" => HandleResult::Stop { reason: StopReason::Normal, reply: Some(Reply::ok(payload)) },
-            "crash" => panic!("crash requested by the client"),
-            "disconnect_me" => match socket.assigns().id() {
-                Some(id) => {
-                    socket.pubsub().broadcast(&id, "disconnect", &json!({}));
-                    HandleResult::NoReply
-                }
-                None => HandleResult::error(&json!({"reason": "no socket id"})),
-            },
-            "binary_echo" => HandleResult::ok(payload),
-            _ => unhandled(event),
+    #[handle_in("reply_ok")]
+    fn reply_ok(payload: Payload) -> Reply {
+        Reply::ok(payload)
+    }
+
+    #[handle_in("reply_error")]
+    fn reply_error(payload: Payload) -> Reply {
+        Reply::error(payload)
+    }
+
+    #[handle_in("reply_empty")]
+    fn reply_empty() -> Reply {
+        Reply::ok(Payload::empty())
+    }
+
+    #[handle_in("noreply")]
+    fn noreply() {}
+
+    #[handle_in("push")]
+    fn push(payload: Payload, socket: &mut ChannelSocket<Self>) {
+        socket.push("pushed", payload);
+    }
+
+    #[handle_in("broadcast")]
+    fn broadcast(payload: Payload, socket: &mut ChannelSocket<Self>) {
+        socket.broadcast("broadcasted", payload);
+    }
+
+    #[handle_in("broadcast_from")]
+    fn broadcast_from(payload: Payload, socket: &mut ChannelSocket<Self>) {
+        socket.broadcast_from("broadcasted", payload);
+    }
+
+    #[handle_in("intercepted")]
+    fn intercepted(payload: Payload, socket: &mut ChannelSocket<Self>) {
+        socket.broadcast("intercepted", payload);
+    }
+
+    #[handle_in("async_reply")]
+    fn async_reply(payload: Payload, socket: &mut ChannelSocket<Self>) {
+        if let Some(reply_to) = socket.socket_ref() {
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                reply_to.reply(Reply::ok(payload));
+            });
         }
     }
 
-    async fn handle_out(&mut self, event: &str, payload: &Payload, socket: &mut ChannelSocket<Self>) -> OutResult {
+    #[handle_in("assigns")]
+    fn assigns(assigns: &UserSocket) -> Reply {
+        Reply::ok(json!({"user_id": assigns.user_id}))
+    }
+
+    #[handle_in("stop")]
+    fn stop() -> HandleResult {
+        HandleResult::stop()
+    }
+
+    #[handle_in("stop_reply")]
+    fn stop_reply(payload: Payload) -> HandleResult {
+        HandleResult::Stop { reason: StopReason::Normal, reply: Some(Reply::ok(payload)) }
+    }
+
+    #[handle_in("crash")]
+    fn crash() {
+        panic!("crash requested by the client")
+    }
+
+    #[handle_in("disconnect_me")]
+    fn disconnect_me(assigns: &UserSocket, socket: &mut ChannelSocket<Self>) -> HandleResult {
+        match assigns.id() {
+            Some(id) => {
+                socket.pubsub().broadcast(&id, "disconnect", json!({}));
+                HandleResult::NoReply
+            }
+            None => HandleResult::error(json!({"reason": "no socket id"})),
+        }
+    }
+
+    #[handle_in("binary_echo")]
+    fn binary_echo(payload: Payload) -> Reply {
+        Reply::ok(payload)
+    }
+
+    #[handle_out("intercepted")]
+    fn via_handle_out(&mut self, payload: &Payload, socket: &mut ChannelSocket<Self>) {
         let mut payload: Value = payload.deserialize().unwrap_or_else(|_| json!({}));
         if let Some(map) = payload.as_object_mut() {
             map.insert("via_handle_out".into(), Value::Bool(true));
         }
-        socket.push(event, &payload);
-        OutResult::NoReply
+        socket.push("intercepted", &payload);
     }
-}
-
-fn invalid_payload(e: channels::PayloadError) -> HandleResult {
-    HandleResult::error(&json!({"reason": "invalid payload", "details": e.to_string()}))
-}
-
-fn unhandled(event: &str) -> HandleResult {
-    tracing::warn!(event, "unhandled event");
-    HandleResult::error(&json!({"reason": "unhandled event"}))
 }
 
 #[tokio::main]

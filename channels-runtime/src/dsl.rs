@@ -1,1 +1,498 @@
-//! Support for the code the `channels` macros generate. Everything here is reached through `__private`.
+//! Support for the code the `channels` macros generate. Everything here is reached through `__private`; the few
+//! traits users implement or meet in errors are re-exported by the `channels` crate.
+//!
+//! The traits that check what users write ([`FromTopicSegment`], [`IntoJoinResult`], [`IntoHandleResult`],
+//! [`IntoOutResult`], [`ChannelInfo`]) carry `#[diagnostic::on_unimplemented]`, and the macros name them with the
+//! span of the user's token, so a wrong type is an error on that token that says what would work.
+
+use std::num::{
+    NonZeroI8, NonZeroI16, NonZeroI32, NonZeroI64, NonZeroI128, NonZeroIsize, NonZeroU8, NonZeroU16, NonZeroU32,
+    NonZeroU64, NonZeroU128, NonZeroUsize,
+};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use crate::{
+    Channel, ChannelRoute, ChannelSocket, ConnectInfo, ConnectParams, HandleResult, JoinResult, OutResult, Payload,
+    PayloadError, Refuse, Reply, Router, Socket, TerminateReason,
+};
+
+/// Parses a join-pattern capture (`{room_id}` in `#[join("rooms:{room_id}")]`) into a handler parameter.
+///
+/// Returning `None` means "this clause does not match": the next join clause is tried, as an Elixir function
+/// clause whose pattern fails. Implemented for `String`, `Box<str>`, `Arc<str>`, every integer and non-zero
+/// integer type, `bool` and `char`; implement it for your own id types.
+///
+/// ```
+/// use channels_runtime::__private::FromTopicSegment;
+///
+/// struct RoomId(u32);
+///
+/// impl FromTopicSegment for RoomId {
+///     fn from_topic_segment(segment: &str) -> Option<Self> {
+///         segment.strip_prefix('r')?.parse().ok().map(RoomId)
+///     }
+/// }
+///
+/// assert_eq!(RoomId::from_topic_segment("r42").map(|r| r.0), Some(42));
+/// assert!(RoomId::from_topic_segment("42").is_none());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be parsed from a topic segment",
+    label = "the type of a join capture must implement `FromTopicSegment`",
+    note = "use `String`, an integer, `bool` or `char`, or implement `channels::FromTopicSegment` for `{Self}`"
+)]
+pub trait FromTopicSegment: Sized {
+    /// Parses one captured piece of a topic (never empty, never containing `:`).
+    fn from_topic_segment(segment: &str) -> Option<Self>;
+}
+
+impl FromTopicSegment for String {
+    fn from_topic_segment(segment: &str) -> Option<Self> {
+        Some(segment.to_owned())
+    }
+}
+
+impl FromTopicSegment for Box<str> {
+    fn from_topic_segment(segment: &str) -> Option<Self> {
+        Some(segment.into())
+    }
+}
+
+impl FromTopicSegment for Arc<str> {
+    fn from_topic_segment(segment: &str) -> Option<Self> {
+        Some(segment.into())
+    }
+}
+
+macro_rules! from_str_segments {
+    ($($t:ty),* $(,)?) => {$(
+        impl FromTopicSegment for $t {
+            fn from_topic_segment(segment: &str) -> Option<Self> {
+                segment.parse().ok()
+            }
+        }
+    )*};
+}
+
+from_str_segments!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    bool,
+    char,
+    NonZeroU8,
+    NonZeroU16,
+    NonZeroU32,
+    NonZeroU64,
+    NonZeroU128,
+    NonZeroUsize,
+    NonZeroI8,
+    NonZeroI16,
+    NonZeroI32,
+    NonZeroI64,
+    NonZeroI128,
+    NonZeroIsize,
+);
+
+/// What `#[channel]` tells `#[socket]` about a channel of socket handler `S`: its join patterns, for the
+/// compile-time check that each route reaches the channel it names.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a channel of socket handler `{S}`",
+    label = "not a `#[channel]` of `{S}`",
+    note = "add `#[channel]` to the impl block of `{Self}`; if it has one, `{Self}` belongs to another socket \
+            handler: route it from there, or make it `#[channel(socket = {S})]`"
+)]
+pub trait ChannelInfo<S>: Channel<Socket = S> {
+    /// The `#[join]` patterns, in order.
+    const JOIN_PATTERNS: &'static [&'static str];
+}
+
+/// The route to channel `C` (generated routers call it once per matched topic; it is a constant).
+pub fn route<S: Socket, C: ChannelInfo<S>>() -> ChannelRoute<S> {
+    ChannelRoute::to::<C>()
+}
+
+/// Whether a topic matched by `route` (`"rooms:lobby"` or a prefix `"rooms:*"`) can match one of
+/// `join_patterns`. A join pattern `"*"` matches everything (generated for a channel whose `#[channel]` failed,
+/// so that error is not followed by an unreachable-route one).
+pub const fn route_reaches(route: &str, join_patterns: &[&str]) -> bool {
+    let (route, prefix) = match route.as_bytes().split_last() {
+        Some((&b'*', rest)) => (rest, true),
+        _ => (route.as_bytes(), false),
+    };
+    let mut i = 0;
+    while i < join_patterns.len() {
+        let pattern = join_patterns[i].as_bytes();
+        if (pattern.len() == 1 && pattern[0] == b'*') || pattern_reaches(route, prefix, pattern) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Segment by segment: every route segment but the last must be matched whole by the pattern's segment; the last
+/// one whole too for an exact route, or as a beginning for a prefix route (the rest of the topic is free).
+const fn pattern_reaches(route: &[u8], prefix: bool, pattern: &[u8]) -> bool {
+    let (mut r, mut q) = (0, 0);
+    loop {
+        let r_end = find_colon(route, r);
+        let q_end = find_colon(pattern, q);
+        if r_end == route.len() {
+            return if prefix {
+                segment_begins(route, r, r_end, pattern, q, q_end)
+            } else {
+                q_end == pattern.len() && segment_matches_whole(route, r, r_end, pattern, q, q_end)
+            };
+        }
+        if q_end == pattern.len() || !segment_matches_whole(route, r, r_end, pattern, q, q_end) {
+            return false;
+        }
+        r = r_end + 1;
+        q = q_end + 1;
+    }
+}
+
+const fn find_colon(s: &[u8], mut from: usize) -> usize {
+    while from < s.len() && s[from] != b':' {
+        from += 1;
+    }
+    from
+}
+
+const fn find_byte(s: &[u8], mut from: usize, end: usize, byte: u8) -> usize {
+    while from < end && s[from] != byte {
+        from += 1;
+    }
+    from
+}
+
+const fn bytes_eq(a: &[u8], a_start: usize, b: &[u8], b_start: usize, len: usize) -> bool {
+    let mut i = 0;
+    while i < len {
+        if a[a_start + i] != b[b_start + i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `(prefix_start, prefix_end, suffix_start)` of the capture in `pattern[start..end]`, if it has one.
+const fn capture_bounds(pattern: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    let open = find_byte(pattern, start, end, b'{');
+    if open == end {
+        return None;
+    }
+    Some((open, find_byte(pattern, open, end, b'}') + 1))
+}
+
+/// Whether topic segment `s[s0..s1]` is matched by pattern segment `p[p0..p1]`.
+const fn segment_matches_whole(s: &[u8], s0: usize, s1: usize, p: &[u8], p0: usize, p1: usize) -> bool {
+    let len = s1 - s0;
+    match capture_bounds(p, p0, p1) {
+        None => len == p1 - p0 && bytes_eq(s, s0, p, p0, len),
+        Some((open, after)) => {
+            let (pre, suf) = (open - p0, p1 - after);
+            len > pre + suf && bytes_eq(s, s0, p, p0, pre) && bytes_eq(s, s1 - suf, p, after, suf)
+        }
+    }
+}
+
+/// Whether some topic segment matched by pattern segment `p[p0..p1]` begins with `s[s0..s1]`.
+const fn segment_begins(s: &[u8], s0: usize, s1: usize, p: &[u8], p0: usize, p1: usize) -> bool {
+    let len = s1 - s0;
+    match capture_bounds(p, p0, p1) {
+        None => len <= p1 - p0 && bytes_eq(s, s0, p, p0, len),
+        // Past the literal prefix, the capture absorbs whatever the route has left.
+        Some((open, _)) => {
+            let pre = open - p0;
+            bytes_eq(s, s0, p, p0, if len < pre { len } else { pre })
+        }
+    }
+}
+
+/// Parses a capture from topic segment `segment` of the form `prefix{capture}suffix`.
+pub fn capture<T: FromTopicSegment>(segment: &str, prefix: &str, suffix: &str) -> Option<T> {
+    T::from_topic_segment(strip(segment, prefix, suffix)?)
+}
+
+/// Whether topic segment `segment` has the form `prefix{capture}suffix` (for captures bound to no parameter).
+pub fn segment_matches(segment: &str, prefix: &str, suffix: &str) -> bool {
+    strip(segment, prefix, suffix).is_some()
+}
+
+fn strip<'a>(segment: &'a str, prefix: &str, suffix: &str) -> Option<&'a str> {
+    let inner = segment.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    (!inner.is_empty()).then_some(inner)
+}
+
+/// A type a handler's payload parameter can have: any `serde::Deserialize` type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a handler's payload: it does not implement `serde::Deserialize`",
+    label = "the payload is deserialized into this type",
+    note = "derive it: `#[derive(serde::Deserialize)]`; or take `payload: Payload` for the raw payload"
+)]
+pub trait FromPayload: Sized {
+    /// Deserializes.
+    fn from_payload(payload: &Payload) -> Result<Self, PayloadError>;
+}
+
+impl<T: DeserializeOwned> FromPayload for T {
+    fn from_payload(payload: &Payload) -> Result<Self, PayloadError> {
+        payload.deserialize()
+    }
+}
+
+/// Deserializes a handler's payload parameter.
+pub fn decode<T: FromPayload>(payload: &Payload) -> Result<T, PayloadError> {
+    T::from_payload(payload)
+}
+
+/// What a `#[join]` handler returns: `JoinResult<Self>`.
+#[diagnostic::on_unimplemented(
+    message = "a #[join] handler returns `JoinResult<Self>`, not `{Self}`",
+    label = "expected `JoinResult<Self>`",
+    note = "build it with `JoinResult::ok(state)`, `JoinResult::ok_with(state, &response)` or \
+            `JoinResult::error(&response)`"
+)]
+pub trait IntoJoinResult<C> {
+    /// Converts.
+    fn into_join_result(self) -> JoinResult<C>;
+}
+
+impl<C> IntoJoinResult<C> for JoinResult<C> {
+    fn into_join_result(self) -> JoinResult<C> {
+        self
+    }
+}
+
+/// What a `#[handle_in]` handler may return: [`HandleResult`], a [`Reply`], `()` (no reply), or a `Result` of
+/// two of these (handy with `?`). Implement it for your own types to return them directly.
+#[diagnostic::on_unimplemented(
+    message = "a #[handle_in] handler cannot return `{Self}`",
+    label = "expected `HandleResult`, `Reply` or `()`",
+    note = "return `HandleResult` (e.g. `HandleResult::ok(&response)`), a `Reply`, `()` for no reply, or implement \
+            `channels::IntoHandleResult` for `{Self}`"
+)]
+pub trait IntoHandleResult {
+    /// Converts.
+    fn into_handle_result(self) -> HandleResult;
+}
+
+impl IntoHandleResult for HandleResult {
+    fn into_handle_result(self) -> HandleResult {
+        self
+    }
+}
+
+impl IntoHandleResult for Reply {
+    fn into_handle_result(self) -> HandleResult {
+        HandleResult::Reply(self)
+    }
+}
+
+impl IntoHandleResult for () {
+    fn into_handle_result(self) -> HandleResult {
+        HandleResult::NoReply
+    }
+}
+
+impl<T: IntoHandleResult, E: IntoHandleResult> IntoHandleResult for Result<T, E> {
+    fn into_handle_result(self) -> HandleResult {
+        match self {
+            Ok(ok) => ok.into_handle_result(),
+            Err(err) => err.into_handle_result(),
+        }
+    }
+}
+
+/// What a `#[handle_out]` or `#[handle_info]` handler may return: [`OutResult`] or `()` (carry on).
+#[diagnostic::on_unimplemented(
+    message = "a #[handle_out] or #[handle_info] handler cannot return `{Self}`",
+    label = "expected `OutResult` or `()`",
+    note = "return `OutResult::NoReply` or `OutResult::Stop(reason)`, or nothing to carry on"
+)]
+pub trait IntoOutResult {
+    /// Converts.
+    fn into_out_result(self) -> OutResult;
+}
+
+impl IntoOutResult for OutResult {
+    fn into_out_result(self) -> OutResult {
+        self
+    }
+}
+
+impl IntoOutResult for () {
+    fn into_out_result(self) -> OutResult {
+        OutResult::NoReply
+    }
+}
+
+/// What a `#[terminate]` handler returns: nothing.
+#[diagnostic::on_unimplemented(
+    message = "a #[terminate] handler returns nothing, not `{Self}`",
+    label = "expected `()`",
+    note = "remove the return type"
+)]
+pub trait TerminateOutput {}
+
+impl TerminateOutput for () {}
+
+/// Converts a join handler's result (a function, so the trait bound is checked at the user's return type).
+pub fn join_result<C, R: IntoJoinResult<C>>(result: R) -> JoinResult<C> {
+    result.into_join_result()
+}
+
+/// Converts a `#[handle_in]` handler's result.
+pub fn handle_result<R: IntoHandleResult>(result: R) -> HandleResult {
+    result.into_handle_result()
+}
+
+/// Converts a `#[handle_out]` / `#[handle_info]` handler's result.
+pub fn out_result<R: IntoOutResult>(result: R) -> OutResult {
+    result.into_out_result()
+}
+
+/// Checks a `#[terminate]` handler's result.
+pub fn terminate_result<R: TerminateOutput>(_: R) {}
+
+#[derive(Serialize)]
+struct Reason<'a> {
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a str>,
+}
+
+fn reason(reason: &'static str, details: Option<&str>) -> Payload {
+    Payload::json(&Reason { reason, details })
+}
+
+/// No join clause matched the topic: `{"reason":"unmatched topic"}`.
+pub fn unmatched_topic<C>(topic: &str) -> JoinResult<C> {
+    tracing::debug!(topic, "no join clause matches the topic");
+    JoinResult::Error(reason("unmatched topic", None))
+}
+
+/// The join payload did not deserialize: `{"reason":"invalid payload","details":..}`.
+pub fn invalid_join_payload<C>(topic: &str, error: PayloadError) -> JoinResult<C> {
+    let details = error.to_string();
+    tracing::debug!(topic, details, "invalid join payload");
+    JoinResult::Error(reason("invalid payload", Some(&details)))
+}
+
+/// An event's payload did not deserialize: reply `{"reason":"invalid payload","details":..}`; the channel
+/// lives on.
+pub fn invalid_payload(event: &str, error: PayloadError) -> HandleResult {
+    let details = error.to_string();
+    tracing::debug!(event, details, "invalid payload");
+    HandleResult::Reply(Reply::error(reason("invalid payload", Some(&details))))
+}
+
+/// An event no `#[handle_in]` handles: a warning, and reply `{"reason":"unhandled event"}` (Phoenix would crash
+/// the channel; a reply keeps a client's typo from killing its other state).
+pub fn unhandled_event(event: &str, topic: &str) -> HandleResult {
+    tracing::warn!(topic, event, "unhandled event");
+    HandleResult::Reply(Reply::error(reason("unhandled event", None)))
+}
+
+/// An intercepted broadcast whose payload does not fit the `#[handle_out]` parameter: a server-side bug, logged;
+/// nothing is pushed (pushing it unchanged could leak what the handler filters out).
+pub fn undecodable_broadcast(event: &str, error: PayloadError) -> OutResult {
+    tracing::error!(event, %error, "intercepted broadcast does not deserialize into the #[handle_out] parameter; dropped");
+    OutResult::NoReply
+}
+
+/// An intercepted event without a handler (the macro rejects this, kept for completeness): push it unchanged,
+/// as Phoenix's default `handle_out`.
+pub fn push_unchanged<C: Channel>(event: &str, payload: &Payload, socket: &mut ChannelSocket<C>) -> OutResult {
+    socket.push(event, payload);
+    OutResult::NoReply
+}
+
+/// The topic, for a handler that also takes `&mut ChannelSocket`.
+pub fn topic_of<C: Channel>(socket: &ChannelSocket<C>) -> Arc<str> {
+    socket.topic_shared()
+}
+
+/// The assigns, for a handler that also takes `&mut ChannelSocket`.
+pub fn assigns_of<C: Channel>(socket: &ChannelSocket<C>) -> Arc<C::Socket> {
+    socket.assigns_shared()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Evaluated by the compiler, as the generated checks are.
+    const _: () = assert!(route_reaches("rooms:*", &["rooms:lobby"]));
+    const _: () = assert!(!route_reaches("lobby:*", &["rooms:lobby", "rooms:{id}"]));
+
+    #[test]
+    fn routes_reach_join_patterns() {
+        let reaches = |route, patterns: &[&str]| route_reaches(route, patterns);
+        assert!(reaches("rooms:*", &["rooms:lobby"]));
+        assert!(reaches("rooms:*", &["rooms:{id}"]));
+        assert!(reaches("rooms:*", &["other", "rooms:{id}"]));
+        assert!(reaches("*", &["anything:{x}"]));
+        assert!(reaches("roo*", &["rooms:lobby"]));
+        assert!(reaches("rooms:lob*", &["rooms:lobby"]));
+        assert!(reaches("rooms:lob*", &["rooms:{id}"]));
+        assert!(reaches("rooms:x*", &["rooms:x{id}.v1"]));
+        assert!(reaches("rooms:xyz*", &["rooms:x{id}.v1"]), "the capture absorbs `yz`");
+        assert!(reaches("rooms:lobby", &["rooms:lobby"]));
+        assert!(reaches("rooms:lobby", &["rooms:{id}"]));
+        assert!(reaches("rooms:1:chat*", &["rooms:{id}:chat"]));
+        assert!(reaches("rooms:a.v1", &["rooms:{id}.v1"]));
+        assert!(reaches("x:*", &["*"]), "the fallback of a failed #[channel]");
+
+        assert!(!reaches("lobby:*", &["rooms:lobby", "rooms:{id}"]));
+        assert!(!reaches("rooms:*", &["rooms"]), "a topic starting `rooms:` has two segments");
+        assert!(!reaches("rooms:lobby", &["rooms:lobby:x"]));
+        assert!(!reaches("rooms:lobby:x", &["rooms:lobby"]));
+        assert!(!reaches("rooms:", &["rooms:{id}"]), "a capture is never empty");
+        assert!(!reaches("rooms:y*", &["rooms:x{id}"]));
+        assert!(!reaches("rooms:.v1", &["rooms:{id}.v1"]));
+        assert!(!reaches("rooms:a.v2", &["rooms:{id}.v1"]));
+        assert!(!reaches("rooms:*", &[]));
+    }
+
+    #[test]
+    fn captures() {
+        assert_eq!(capture::<u32>("42", "", ""), Some(42));
+        assert_eq!(capture::<u32>("x42", "", ""), None);
+        assert_eq!(capture::<String>("room-7.v1", "room-", ".v1").as_deref(), Some("7"));
+        assert_eq!(capture::<String>("room-.v1", "room-", ".v1"), None, "never empty");
+        assert_eq!(capture::<bool>("true", "", ""), Some(true));
+        assert_eq!(capture::<NonZeroU8>("0", "", ""), None);
+        assert!(segment_matches("ab", "a", "") && !segment_matches("a", "a", ""));
+    }
+
+    #[test]
+    fn replies() {
+        let HandleResult::Reply(reply) = unhandled_event("x", "t") else { panic!() };
+        assert_eq!((&*reply.status, reply.response.as_json()), ("error", Some(r#"{"reason":"unhandled event"}"#)));
+        let err = Payload::json(&1).deserialize::<String>().unwrap_err();
+        let HandleResult::Reply(reply) = invalid_payload("x", err) else { panic!() };
+        let json: serde_json::Value = reply.response.deserialize().unwrap();
+        assert_eq!(json["reason"], "invalid payload");
+        assert!(json["details"].as_str().is_some_and(|d| d.contains("expected a string")), "{json}");
+        let JoinResult::<()>::Error(response) = unmatched_topic("t") else { panic!() };
+        assert_eq!(response.as_json(), Some(r#"{"reason":"unmatched topic"}"#));
+        assert!(matches!(handle_result(Ok::<(), Reply>(())), HandleResult::NoReply));
+        assert!(matches!(handle_result(Err::<(), Reply>(Reply::ok(Payload::empty()))), HandleResult::Reply(_)));
+    }
+}

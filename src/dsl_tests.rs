@@ -1,0 +1,222 @@
+//! The generated dispatch, end to end: a server on a free port, a raw WebSocket client, exact frames.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::prelude::*;
+
+struct UserSocket {
+    user: Option<String>,
+}
+
+#[socket]
+impl UserSocket {
+    channel!("rooms:*" => Rooms);
+    channel!("user:*" => Rooms);
+    channel!("any:*" => Any);
+
+    fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
+        Ok(UserSocket { user: params.get("user").map(str::to_owned) })
+    }
+}
+
+enum Rooms {
+    Lobby,
+    Numbered,
+    Named,
+    Nested,
+}
+
+#[derive(Deserialize)]
+struct JoinParams {
+    secret: String,
+}
+
+#[derive(Deserialize, Serialize)]
+struct Echo {
+    text: String,
+}
+
+#[derive(Deserialize, Serialize)]
+struct Word {
+    word: String,
+}
+
+struct Ping(u64);
+
+#[channel]
+#[intercept("censored")]
+impl Rooms {
+    #[join("rooms:lobby")]
+    async fn lobby() -> JoinResult<Self> {
+        JoinResult::ok(Rooms::Lobby)
+    }
+
+    #[join("rooms:{id}")]
+    async fn numbered(id: u32, topic: &str) -> JoinResult<Self> {
+        JoinResult::ok_with(Rooms::Numbered, json!({"id": id, "topic": topic}))
+    }
+
+    #[join("rooms:{name}")]
+    fn named(name: String, params: JoinParams) -> JoinResult<Self> {
+        JoinResult::ok_with(Rooms::Named, json!({"name": name, "secret": params.secret}))
+    }
+
+    #[join("user:{uid}:room-{rid}.v1")]
+    async fn nested(uid: u8, rid: String, assigns: &UserSocket, socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+        let _ = socket.topic();
+        JoinResult::ok_with(Rooms::Nested, json!({"uid": uid, "rid": rid, "user": assigns.user}))
+    }
+
+    #[handle_in("echo")]
+    fn echo(&self, msg: Echo) -> Reply {
+        Reply::ok(&msg)
+    }
+
+    #[handle_in("state")]
+    async fn state(&mut self, assigns: &UserSocket, topic: &str, socket: &mut ChannelSocket<Self>) -> HandleResult {
+        let kind = match self {
+            Rooms::Lobby => "lobby",
+            Rooms::Numbered => "numbered",
+            Rooms::Named => "named",
+            Rooms::Nested => "nested",
+        };
+        HandleResult::ok(json!({"user": assigns.user, "topic": topic, "same": topic == socket.topic(), "kind": kind}))
+    }
+
+    #[handle_in("raw")]
+    fn raw(payload: Payload) -> Result<Reply, Reply> {
+        match payload.as_binary() {
+            Some(_) => Err(Reply::error(Payload::empty())),
+            None => Ok(Reply::ok(payload)),
+        }
+    }
+
+    #[handle_in("censor")]
+    fn censor(&self, word: Word, socket: &ChannelSocket<Self>) {
+        socket.broadcast("censored", &word);
+    }
+
+    #[handle_out("censored")]
+    fn censored(&mut self, mut msg: Word, socket: &mut ChannelSocket<Self>) -> OutResult {
+        msg.word = "*".repeat(msg.word.len());
+        socket.push("censored", &msg);
+        OutResult::NoReply
+    }
+
+    #[handle_in("ping_self")]
+    fn ping_self(&self, n: u64, socket: &mut ChannelSocket<Self>) {
+        socket.send_info(Ping(n));
+    }
+
+    #[handle_info]
+    async fn info(&mut self, Ping(n): Ping, socket: &mut ChannelSocket<Self>) {
+        socket.push("pong", json!({"n": n}));
+    }
+}
+
+struct Any;
+
+#[channel]
+impl Any {
+    #[join("any:lobby")]
+    fn lobby() -> JoinResult<Self> {
+        JoinResult::ok(Any)
+    }
+
+    #[join(_)]
+    fn other(topic: &str) -> JoinResult<Self> {
+        JoinResult::error(json!({"other": topic}))
+    }
+}
+
+struct Client {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    next_ref: u64,
+}
+
+impl Client {
+    async fn send(&mut self, topic: &str, event: &str, payload: Value) -> String {
+        self.next_ref += 1;
+        let r = self.next_ref.to_string();
+        let frame = json!(["1", r, topic, event, payload]).to_string();
+        self.ws.send(Message::text(frame)).await.unwrap();
+        r
+    }
+
+    async fn recv(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await.expect("a frame").unwrap();
+            if let Message::Text(text) = msg.unwrap() {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+
+    /// Sends and returns the `[status, response]` of the reply.
+    async fn call(&mut self, topic: &str, event: &str, payload: Value) -> (String, Value) {
+        let r = self.send(topic, event, payload).await;
+        let frame = self.recv().await;
+        assert_eq!((&frame[1], &frame[2], &frame[3]), (&json!(r), &json!(topic), &json!("phx_reply")), "{frame}");
+        (frame[4]["status"].as_str().unwrap().to_owned(), frame[4]["response"].clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_dispatch() {
+    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).build();
+    let server = endpoint.bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run());
+    let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0&user=ann");
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut c = Client { ws, next_ref: 0 };
+    let ok = |v: Value| ("ok".to_owned(), v);
+    let error = |v: Value| ("error".to_owned(), v);
+
+    // join clauses, in order, with typed captures falling through
+    assert_eq!(c.call("rooms:lobby", "phx_join", json!({})).await, ok(json!({})));
+    assert_eq!(c.call("rooms:42", "phx_join", json!({})).await, ok(json!({"id": 42, "topic": "rooms:42"})));
+    let (status, response) = c.call("rooms:abc", "phx_join", json!({})).await;
+    assert_eq!((status.as_str(), &response["reason"]), ("error", &json!("invalid payload")), "{response}");
+    assert!(response["details"].as_str().unwrap().contains("secret"), "{response}");
+    assert_eq!(
+        c.call("rooms:abc", "phx_join", json!({"secret": "s"})).await,
+        ok(json!({"name": "abc", "secret": "s"}))
+    );
+    assert_eq!(
+        c.call("user:7:room-x9.v1", "phx_join", json!({})).await,
+        ok(json!({"uid": 7, "rid": "x9", "user": "ann"}))
+    );
+    assert_eq!(c.call("user:7:room-.v1", "phx_join", json!({})).await, error(json!({"reason": "unmatched topic"})));
+    assert_eq!(c.call("user:300:room-a.v1", "phx_join", json!({})).await, error(json!({"reason": "unmatched topic"})));
+
+    // the catch-all clause takes what captures cannot
+    assert_eq!(c.call("any:lobby", "phx_join", json!({})).await, ok(json!({})));
+    assert_eq!(c.call("any:", "phx_join", json!({})).await, error(json!({"other": "any:"})));
+    assert_eq!(c.call("any:a:b", "phx_join", json!({})).await, error(json!({"other": "any:a:b"})));
+
+    // events
+    assert_eq!(c.call("rooms:lobby", "echo", json!({"text": "hi"})).await, ok(json!({"text": "hi"})));
+    let (status, response) = c.call("rooms:lobby", "echo", json!({"wrong": 1})).await;
+    assert_eq!((status.as_str(), &response["reason"]), ("error", &json!("invalid payload")), "{response}");
+    assert_eq!(c.call("rooms:lobby", "nope", json!({})).await, error(json!({"reason": "unhandled event"})));
+    assert_eq!(c.call("rooms:lobby", "echo", json!({"text": "alive"})).await, ok(json!({"text": "alive"})));
+    assert_eq!(
+        c.call("rooms:42", "state", json!({})).await,
+        ok(json!({"user": "ann", "topic": "rooms:42", "same": true, "kind": "numbered"}))
+    );
+    assert_eq!(c.call("rooms:lobby", "raw", json!([1, 2])).await, ok(json!([1, 2])));
+
+    // intercepted broadcast through #[handle_out], and #[handle_info]
+    c.send("rooms:lobby", "censor", json!({"word": "darn"})).await;
+    let frame = c.recv().await;
+    assert_eq!((&frame[3], &frame[4]), (&json!("censored"), &json!({"word": "****"})), "{frame}");
+    c.send("rooms:lobby", "ping_self", json!(3)).await;
+    let frame = c.recv().await;
+    assert_eq!((&frame[3], &frame[4]), (&json!("pong"), &json!({"n": 3})), "{frame}");
+}

@@ -1,0 +1,14 @@
+use channels::prelude::*;
+
+struct Feed;
+
+#[intercept("post")]
+impl Feed {
+    fn new() -> Self {
+        Feed
+    }
+}
+
+fn main() {
+    let _ = Feed::new();
+}

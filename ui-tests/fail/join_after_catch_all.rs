@@ -1,0 +1,30 @@
+use channels::prelude::*;
+
+struct UserSocket;
+
+#[socket]
+impl UserSocket {
+    channel!("rooms:*" => RoomChannel);
+
+    fn connect(_params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
+        Ok(UserSocket)
+    }
+}
+
+struct RoomChannel;
+
+#[channel]
+impl RoomChannel {
+    #[join(_)]
+    async fn any(topic: &str) -> JoinResult<Self> {
+        let _ = topic;
+        JoinResult::ok(RoomChannel)
+    }
+
+    #[join("rooms:lobby")]
+    async fn lobby() -> JoinResult<Self> {
+        JoinResult::ok(RoomChannel)
+    }
+}
+
+fn main() {}

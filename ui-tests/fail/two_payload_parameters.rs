@@ -1,0 +1,39 @@
+use channels::prelude::*;
+
+struct UserSocket;
+
+#[socket]
+impl UserSocket {
+    channel!("rooms:*" => RoomChannel);
+
+    fn connect(_params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
+        Ok(UserSocket)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Body {
+    body: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Author {
+    author: String,
+}
+
+struct RoomChannel;
+
+#[channel]
+impl RoomChannel {
+    #[join("rooms:lobby")]
+    async fn lobby() -> JoinResult<Self> {
+        JoinResult::ok(RoomChannel)
+    }
+
+    #[handle_in("new_msg")]
+    async fn new_msg(&mut self, body: Body, author: Author) {
+        let _ = (body.body, author.author);
+    }
+}
+
+fn main() {}
