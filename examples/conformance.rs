@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use channels::prelude::*;
+use channels::{CheckOrigin, MaxAge, PubSub, RedisConfig, Token};
 use serde_json::{Value, json};
 
 /// The connection's assigns.
@@ -19,12 +20,20 @@ struct UserSocket {
 impl UserSocket {
     channel!("rooms:*" => RoomChannel);
     channel!("test:*" => TestChannel);
+    channel!("presence:*" => PresenceChannel);
 
     async fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
         if params.get("reject") == Some("true") {
             return Err(Refuse);
         }
-        Ok(UserSocket { user_id: None })
+        let user_id = match params.get("token") {
+            Some(token) => {
+                let verified = Token::verify(&secret_key_base(), TOKEN_SALT, token, MaxAge::Seconds(86_400));
+                Some(verified.map_err(|_| Refuse)?)
+            }
+            None => None,
+        };
+        Ok(UserSocket { user_id })
     }
 
     fn id(&self) -> Option<String> {
@@ -168,13 +177,82 @@ impl TestChannel {
     }
 }
 
+/// Who is online: tracked right after the join, listed in `presence_state`, changes in `presence_diff`.
+struct PresenceChannel {
+    user: String,
+}
+
+/// Sent to itself by the join, as Phoenix's `send(self(), :after_join)`.
+struct AfterJoin;
+
+#[derive(serde::Deserialize)]
+struct PresenceJoin {
+    user: String,
+}
+
+#[channel]
+impl PresenceChannel {
+    #[join(_)]
+    async fn join(payload: Payload, socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+        match payload.deserialize::<PresenceJoin>() {
+            Ok(PresenceJoin { user }) => {
+                socket.send_info(AfterJoin);
+                JoinResult::ok(PresenceChannel { user })
+            }
+            Err(_) => JoinResult::error(json!({"reason": "user required"})),
+        }
+    }
+
+    #[handle_info]
+    fn after_join(&mut self, _msg: AfterJoin, socket: &mut ChannelSocket<Self>) {
+        let presence = socket.presence();
+        let online_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        presence.track(socket, &self.user, json!({"online_at": online_at.as_secs().to_string()}));
+        socket.push("presence_state", presence.list(socket.topic()));
+    }
+}
+
+/// The salt of user tokens, shared with `GET /token`.
+const TOKEN_SALT: &str = "user socket";
+
+fn secret_key_base() -> String {
+    std::env::var("SECRET_KEY_BASE")
+        .unwrap_or_else(|_| "conformance-secret-key-base-0123456789-0123456789-0123456789-0123".to_owned())
+}
+
+/// `GET /token?user_id=ID`: a token for that user, as a page would embed it.
+fn token_route() -> impl warp::Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
+    use warp::Filter;
+    #[derive(serde::Deserialize)]
+    struct Query {
+        user_id: String,
+    }
+    warp::path("token")
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(warp::query::<Query>())
+        .map(|q: Query| Token::sign(&secret_key_base(), TOKEN_SALT, &q.user_id))
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4001u16);
-    let config = SocketConfig::default().idle_timeout(Duration::from_secs(60)).max_channels(100);
-    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", config).build();
-    endpoint.serve(("127.0.0.1", port)).await
+    let config = SocketConfig::default()
+        .idle_timeout(Duration::from_secs(60))
+        .max_channels(100)
+        .check_origin(CheckOrigin::Off)
+        .longpoll(true);
+    let mut endpoint = Endpoint::builder()
+        .socket::<UserSocket>("/socket", config)
+        .secret_key_base(secret_key_base())
+        .routes(warp::Filter::or(token_route(), channels::client::client_js()));
+    // Several nodes share broadcasts (and presence) through Redis when REDIS_URL is set.
+    if let Some(redis) = RedisConfig::from_env() {
+        let pubsub = PubSub::redis(redis).await.map_err(std::io::Error::other)?;
+        endpoint = endpoint.pubsub(pubsub);
+    }
+    endpoint.build().serve(("127.0.0.1", port)).await
 }
