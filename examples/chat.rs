@@ -50,6 +50,7 @@ async fn main() -> std::io::Result<()> {
         .init();
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4000u16);
     let page = warp::path::end().map(|| warp::reply::html(include_str!("chat/index.html")));
-    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).routes(page).build();
+    let routes = page.or(channels::client::client_js());
+    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).routes(routes).build();
     endpoint.serve(("127.0.0.1", port)).await
 }
