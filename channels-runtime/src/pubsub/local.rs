@@ -76,6 +76,7 @@ impl Registry {
                     if intercepts.contains(&broadcast.event.as_str()) {
                         let msg = ChannelMsg::Out(broadcast.clone());
                         if let Err(PushError::Full(_)) = mailbox.try_push(msg) {
+                            crate::metrics::metrics().pubsub_dropped.increment(1);
                             tracing::warn!(topic = %broadcast.topic, event = %broadcast.event,
                                 "channel mailbox full, intercepted broadcast dropped");
                         }
@@ -103,6 +104,7 @@ impl Registry {
                 }
                 Delivery::Queue(queue) => {
                     if let Err(PushError::Full(_)) = queue.try_push(broadcast.clone()) {
+                        crate::metrics::metrics().pubsub_dropped.increment(1);
                         tracing::warn!(topic = %broadcast.topic, "subscription queue full, broadcast dropped");
                     }
                 }
