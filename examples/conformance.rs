@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use channels::prelude::*;
-use channels::{CheckOrigin, MaxAge, PubSub, RedisConfig, Token};
+use channels::{CheckOrigin, MaxAge, PresenceConfig, PubSub, RedisConfig, Token};
 use serde_json::{Value, json};
 
 /// The connection's assigns.
@@ -245,8 +245,16 @@ async fn main() -> std::io::Result<()> {
         .max_channels(100)
         .check_origin(CheckOrigin::Off)
         .longpoll(true);
+    // Tests of several nodes shorten presence replication's periods.
+    let env_ms = |name| std::env::var(name).ok().and_then(|v| v.parse().ok()).map(Duration::from_millis);
+    let defaults = PresenceConfig::default();
+    let presence = PresenceConfig {
+        broadcast_period: env_ms("PRESENCE_BROADCAST_MS").unwrap_or(defaults.broadcast_period),
+        down_period: env_ms("PRESENCE_DOWN_MS").unwrap_or(defaults.down_period),
+    };
     let mut endpoint = Endpoint::builder()
         .socket::<UserSocket>("/socket", config)
+        .presence_config(presence)
         .secret_key_base(secret_key_base())
         .routes(warp::Filter::or(token_route(), channels::client::client_js()));
     // Several nodes share broadcasts (and presence) through Redis when REDIS_URL is set.

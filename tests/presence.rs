@@ -3,16 +3,18 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use channels::testing::TestEndpoint;
 use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload, Refuse,
-    Router, Socket, SocketConfig,
+    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload,
+    PresenceConfig, PubSub, RedisConfig, Refuse, Router, Socket, SocketConfig,
 };
 use serde_json::{Value, json};
-use support::{Client, Frame};
+use support::redis::{RedisServer, SHARED_REDIS_PORT, free_port, shared_redis, unique_channel};
+use support::{Client, Frame, ServerProcess};
 
 struct UserSocket;
 
@@ -74,11 +76,72 @@ impl Channel for PresenceChannel {
 }
 
 async fn start() -> SocketAddr {
-    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).build();
+    serve(Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).build()).await
+}
+
+async fn serve(endpoint: Endpoint) -> SocketAddr {
     let server = endpoint.bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();
     tokio::spawn(server.run());
     addr
+}
+
+/// Presence replication fast enough for tests.
+fn quick_presence() -> PresenceConfig {
+    PresenceConfig { broadcast_period: Duration::from_millis(100), down_period: Duration::from_millis(1000) }
+}
+
+/// A node of a cluster sharing `channel` on the Redis at `port`; the endpoint is returned to keep it alive.
+async fn node(port: u16, channel: &str, name: &str) -> (SocketAddr, Endpoint) {
+    let config = RedisConfig::new(format!("redis://127.0.0.1:{port}")).channel(channel).node_name(name);
+    let endpoint = Endpoint::builder()
+        .pubsub(PubSub::redis(config).await.unwrap())
+        .presence_config(quick_presence())
+        .socket::<UserSocket>("/socket", SocketConfig::default())
+        .build();
+    (serve(endpoint.clone()).await, endpoint)
+}
+
+/// Folds presence_state and presence_diff frames into who is online (key → number of metas), until `done`.
+async fn watch_until(
+    client: &mut Client,
+    online: &mut BTreeMap<String, usize>,
+    done: impl Fn(&BTreeMap<String, usize>) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done(online) {
+        let frame = match client.try_recv(deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+            Some(Frame::Text(text)) => serde_json::from_str::<Value>(&text).unwrap(),
+            Some(other) => panic!("{}", other.describe()),
+            None => panic!("presence never became as expected; last seen {online:?}"),
+        };
+        let count = |v: &Value| v["metas"].as_array().map_or(0, Vec::len);
+        match frame[3].as_str() {
+            Some("presence_state") => {
+                online.clear();
+                for (key, v) in frame[4].as_object().unwrap() {
+                    online.insert(key.clone(), count(v));
+                }
+            }
+            Some("presence_diff") => {
+                for (key, v) in frame[4]["joins"].as_object().unwrap() {
+                    *online.entry(key.clone()).or_default() += count(v);
+                }
+                for (key, v) in frame[4]["leaves"].as_object().unwrap() {
+                    let n = online.entry(key.clone()).or_default();
+                    *n = n.checked_sub(count(v)).unwrap_or_else(|| panic!("{key} left more metas than it had"));
+                    if *n == 0 {
+                        online.remove(key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn users(online: &BTreeMap<String, usize>) -> Vec<(&str, usize)> {
+    online.iter().map(|(k, n)| (k.as_str(), *n)).collect()
 }
 
 /// Receives frames until one with `event`; returns its payload.
@@ -196,4 +259,89 @@ async fn a_thousand_users_and_diffs_proportional_to_the_change() {
     let diff: Value = watcher.assert_push_matching("presence_diff", |_| true).await.deserialize().unwrap();
     assert_eq!(keys(&diff["leaves"]), ["user500"]);
     assert_eq!(diff["joins"], json!({}));
+}
+
+#[tokio::test]
+async fn presence_spans_two_nodes() {
+    let (port, channel) = (shared_redis(), unique_channel());
+    let (a, _node_a) = node(port, &channel, "a").await;
+    let (b, _node_b) = node(port, &channel, "b").await;
+    let topic = "presence:cluster";
+    let mut alice = join(a, topic, "alice").await;
+    let mut alice_sees = BTreeMap::new();
+    watch_until(&mut alice, &mut alice_sees, |o| o.contains_key("alice")).await;
+    let mut bob = join(b, topic, "bob").await;
+    let mut bob_sees = BTreeMap::new();
+    watch_until(&mut bob, &mut bob_sees, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
+    watch_until(&mut alice, &mut alice_sees, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
+    // Bob in a second tab on node A: one key, two metas, seen on both nodes.
+    let _bob2 = join(a, topic, "bob").await;
+    watch_until(&mut bob, &mut bob_sees, |o| users(o) == [("alice", 1), ("bob", 2)]).await;
+    watch_until(&mut alice, &mut alice_sees, |o| users(o) == [("alice", 1), ("bob", 2)]).await;
+    bob.close().await;
+    watch_until(&mut alice, &mut alice_sees, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
+}
+
+#[tokio::test]
+async fn a_partition_heals_without_duplicates_or_zombies() {
+    let mut redis = RedisServer::start(free_port());
+    let channel = unique_channel();
+    let (a, _node_a) = node(redis.port, &channel, "a").await;
+    let (b, _node_b) = node(redis.port, &channel, "b").await;
+    let topic = "presence:partition";
+    let mut alice = join(a, topic, "alice").await;
+    let bob = join(b, topic, "bob").await;
+    let carol = join(b, topic, "carol").await;
+    let mut seen = BTreeMap::new();
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1), ("bob", 1), ("carol", 1)]).await;
+
+    // The partition: Redis hangs, no heartbeat crosses, node A finds node B down and its users leave.
+    redis.signal("STOP");
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1)]).await;
+    // Carol leaves while node A cannot hear of it.
+    carol.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.signal("CONT");
+    // Healed: bob is back once, carol is not resurrected.
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
+    alice.send_text(r#"["1","9","presence:partition","untrack",{}]"#).await;
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("bob", 1)]).await;
+    drop(bob);
+}
+
+#[tokio::test]
+async fn a_killed_node_s_users_leave_within_the_down_period() {
+    let port = shared_redis();
+    assert_eq!(port, SHARED_REDIS_PORT);
+    let channel = unique_channel();
+    let env = |name: &'static str| {
+        vec![
+            ("REDIS_URL", format!("redis://127.0.0.1:{port}")),
+            ("REDIS_CHANNEL", channel.clone()),
+            ("NODE_NAME", name.to_owned()),
+            ("PRESENCE_BROADCAST_MS", "200".to_owned()),
+            ("PRESENCE_DOWN_MS", "1500".to_owned()),
+        ]
+    };
+    let start = |name| {
+        let vars = env(name);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        ServerProcess::start_with_env("conformance", &vars)
+    };
+    let node_a = start("a");
+    let node_b = start("b");
+    let topic = "presence:killed";
+    let url = |server: &ServerProcess| format!("127.0.0.1:{}", server.port()).parse::<SocketAddr>().unwrap();
+    let mut alice = join(url(&node_a), topic, "alice").await;
+    let _bob = join(url(&node_b), topic, "bob").await;
+    let mut seen = BTreeMap::new();
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
+    // Dropping the process handle kills it with SIGKILL: no goodbye to the other node.
+    let killed_at = std::time::Instant::now();
+    drop(node_b);
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1)]).await;
+    let took = killed_at.elapsed();
+    assert!(took < Duration::from_millis(1500 + 2000), "bob left {took:?} after the kill");
 }

@@ -14,10 +14,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use channels::{
@@ -25,11 +22,11 @@ use channels::{
     RedisConfig, Refuse, Router, Socket, SocketConfig,
 };
 use serde_json::{Value, json};
+use support::redis::{RedisServer, free_port, redis_command, shared_redis, unique_channel};
 use support::{Client, Frame, ServerProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The machine's Redis, shared by the tests that do not need their own.
-const SHARED_REDIS_PORT: u16 = 6379;
 
 /// How long cross-node delivery may take to resume once Redis is back (the tests' backoff caps at 250 ms).
 const RESUME_TIMEOUT: Duration = Duration::from_secs(15);
@@ -496,102 +493,3 @@ async fn http_get(port: u16, path: &str) -> String {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Redis
-
-/// The port of the machine's Redis, after checking that it answers.
-///
-/// # Panics
-/// When it does not: these tests need it and must not pass without it.
-fn shared_redis() -> u16 {
-    match redis_command(SHARED_REDIS_PORT, &[b"PING"]) {
-        Ok(reply) if reply.starts_with(b"+PONG") => SHARED_REDIS_PORT,
-        outcome => panic!(
-            "these tests need Redis on 127.0.0.1:{SHARED_REDIS_PORT}, which answered {outcome:?}; start one with \
-             `redis-server --daemonize yes --port {SHARED_REDIS_PORT} --save '' --appendonly no` (`.ci/run` does)"
-        ),
-    }
-}
-
-/// Sends one command to the Redis on `port` and returns the start of its reply.
-fn redis_command(port: u16, args: &[&[u8]]) -> std::io::Result<Vec<u8>> {
-    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut command = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        command.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        command.extend_from_slice(arg);
-        command.extend_from_slice(b"\r\n");
-    }
-    tcp.write_all(&command)?;
-    let mut reply = vec![0; 256];
-    let n = tcp.read(&mut reply)?;
-    reply.truncate(n);
-    Ok(reply)
-}
-
-/// A Redis channel no other test (or other user of the Redis) uses.
-fn unique_channel() -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos());
-    format!("channels-test:{}:{nanos:08x}:{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A `redis-server` of the test's own, without persistence; killed on drop.
-struct RedisServer {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    /// Starts `redis-server` on `port` and waits until it answers.
-    fn start(port: u16) -> RedisServer {
-        let mut server = RedisServer { port, child: None };
-        server.restart();
-        server
-    }
-
-    /// Starts it again on the same port.
-    fn restart(&mut self) {
-        assert!(self.child.is_none(), "redis-server is already running");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run redis-server (install the redis-server package): {e}"));
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !redis_command(self.port, &[b"PING"]).is_ok_and(|reply| reply.starts_with(b"+PONG")) {
-            assert!(Instant::now() < deadline, "redis-server on port {} did not answer within 5 s", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Kills it (SIGKILL: no goodbye to its clients).
-    fn kill(&mut self) {
-        let mut child = self.child.take().expect("redis-server is running");
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-
-    /// Sends it `SIGSTOP` or `SIGCONT`, to make it hang or go on.
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("redis-server is running").id();
-        let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
-        assert!(status.success(), "kill -{signal} {pid} failed");
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}

@@ -12,6 +12,8 @@
 //! Not every test file uses every item, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
