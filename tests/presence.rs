@@ -284,7 +284,7 @@ async fn presence_spans_two_nodes() {
 
 #[tokio::test]
 async fn a_partition_heals_without_duplicates_or_zombies() {
-    let mut redis = RedisServer::start(free_port());
+    let redis = RedisServer::start(free_port());
     let channel = unique_channel();
     let (a, _node_a) = node(redis.port, &channel, "a").await;
     let (b, _node_b) = node(redis.port, &channel, "b").await;

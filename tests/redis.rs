@@ -26,8 +26,6 @@ use support::redis::{RedisServer, free_port, redis_command, shared_redis, unique
 use support::{Client, Frame, ServerProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The machine's Redis, shared by the tests that do not need their own.
-
 /// How long cross-node delivery may take to resume once Redis is back (the tests' backoff caps at 250 ms).
 const RESUME_TIMEOUT: Duration = Duration::from_secs(15);
 
