@@ -54,3 +54,36 @@ async fn main() -> std::io::Result<()> {
     let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).routes(routes).build();
     endpoint.serve(("127.0.0.1", port)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use channels::testing::TestEndpoint;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_lobby_is_open_and_messages_are_broadcast() {
+        let endpoint = TestEndpoint::<UserSocket>::new();
+        let mut client = endpoint.connect(&[]).await.unwrap();
+        let lobby = client.subscribe_and_join("rooms:lobby", json!({})).await.unwrap();
+        client.push(&lobby, "new_msg", json!({"body": "hello"})).await;
+        client.assert_broadcast("new_msg", json!({"body": "hello"})).await;
+        client.assert_push("new_msg", json!({"body": "hello"})).await;
+    }
+
+    #[tokio::test]
+    async fn private_rooms_are_refused_and_bad_payloads_answered() {
+        let endpoint = TestEndpoint::<UserSocket>::new();
+        let mut client = endpoint.connect(&[]).await.unwrap();
+        let refused = client.join("rooms:secret", json!({})).await.unwrap_err();
+        assert_eq!(refused.deserialize::<Value>().unwrap(), json!({"reason": "unauthorized"}));
+        let lobby = client.join("rooms:lobby", json!({})).await.unwrap().0;
+        let r = client.push(&lobby, "new_msg", json!({"text": "no body"})).await;
+        client
+            .assert_reply_matching(&r, "error", |p| p.deserialize::<Value>().unwrap()["reason"] == "invalid payload")
+            .await;
+        let r = client.push(&lobby, "typo", json!({})).await;
+        client.assert_reply(&r, "error", json!({"reason": "unhandled event"})).await;
+    }
+}

@@ -264,3 +264,57 @@ async fn main() -> std::io::Result<()> {
     }
     endpoint.build().serve(("127.0.0.1", port)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use channels::testing::TestEndpoint;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn test_channel_replies_pushes_and_broadcasts() {
+        let endpoint = TestEndpoint::<UserSocket>::new();
+        let mut client = endpoint.connect(&[]).await.unwrap();
+        let topic = client.subscribe_and_join("test:unit", json!({})).await.unwrap();
+        let r = client.push(&topic, "reply_ok", json!({"a": 1})).await;
+        client.assert_reply(&r, "ok", json!({"a": 1})).await;
+        let r = client.push(&topic, "reply_error", json!({"b": 2})).await;
+        client.assert_reply(&r, "error", json!({"b": 2})).await;
+        client.push(&topic, "push", json!({"p": 1})).await;
+        client.assert_push("pushed", json!({"p": 1})).await;
+        client.push(&topic, "broadcast", json!({"n": 1})).await;
+        client.assert_broadcast("broadcasted", json!({"n": 1})).await;
+        client.push(&topic, "intercepted", json!({"i": 1})).await;
+        client.assert_push("intercepted", json!({"i": 1, "via_handle_out": true})).await;
+        client.set_timeout(Duration::from_millis(500));
+        let r = client.push(&topic, "async_reply", json!({"later": true})).await;
+        client.assert_reply(&r, "ok", json!({"later": true})).await;
+        let r = client.push(&topic, "assigns", json!({})).await;
+        client.assert_reply(&r, "ok", json!({"user_id": null})).await;
+        client.push(&topic, "crash", json!({})).await;
+        client.assert_error(&topic).await;
+    }
+
+    #[tokio::test]
+    async fn tokens_rejections_and_presence() {
+        let endpoint = TestEndpoint::<UserSocket>::new();
+        assert!(endpoint.connect(&[("reject", "true")]).await.is_err());
+        assert!(endpoint.connect(&[("token", "forged")]).await.is_err());
+        let token = Token::sign(&secret_key_base(), TOKEN_SALT, "42");
+        let mut client = endpoint.connect(&[("token", &token)]).await.unwrap();
+        let topic = client.join("test:user", json!({})).await.unwrap().0;
+        let r = client.push(&topic, "assigns", json!({})).await;
+        client.assert_reply(&r, "ok", json!({"user_id": "42"})).await;
+        let refused = client.join("test:no", json!({"reject": true})).await.unwrap_err();
+        assert_eq!(refused.deserialize::<Value>().unwrap(), json!({"reason": "rejected"}));
+
+        let refused = client.join("presence:lobby", json!({})).await.unwrap_err();
+        assert_eq!(refused.deserialize::<Value>().unwrap(), json!({"reason": "user required"}));
+        client.join("presence:lobby", json!({"user": "ann"})).await.unwrap();
+        let state: Value = client.assert_push_matching("presence_state", |_| true).await.deserialize().unwrap();
+        assert!(state["ann"]["metas"][0]["online_at"].is_string());
+    }
+}
