@@ -1,5 +1,5 @@
 //! Metrics through the [`metrics`](https://docs.rs/metrics) facade: install any recorder before building the
-//! endpoint (with the `prometheus` feature, [`install_prometheus`] and [`route`] give a `/metrics` page).
+//! endpoint (with the `prometheus` feature, `install_prometheus` and `route` give a `/metrics` page).
 //!
 //! | name | kind | what |
 //! |---|---|---|
