@@ -342,3 +342,23 @@ async fn longpoll_and_websocket_clients_chat() {
         json!([null, null, "room:chat", "new_msg", {"body": "from lp"}])
     );
 }
+
+#[tokio::test]
+async fn an_aborted_poll_does_not_keep_the_session_alive() {
+    let server = start().await;
+    let mut terminations = server.endpoint.pubsub().subscribe("terminations", 8);
+    let token = server.open("vsn=2.0.0").await;
+    server.post(&token, "application/json", r#"["1","1","room:abort","phx_join",{}]"#).await;
+    server.poll_frames(&token, 2).await;
+    // A poll the client gives up on while it waits (a closed tab, `socket.disconnect()`).
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let get = format!("GET /socket/longpoll?vsn=2.0.0&token={token} HTTP/1.1\r\nHost: x\r\n\r\n");
+    tcp.write_all(get.as_bytes()).await.unwrap();
+    tokio::time::sleep(WINDOW / 4).await;
+    drop(tcp);
+    // No poll after that: the session expires and its channel terminates.
+    let b =
+        tokio::time::timeout(Duration::from_secs(5), terminations.recv()).await.expect("the session expired").unwrap();
+    assert_eq!(b.payload.deserialize::<Value>().unwrap(), json!({"reason": "Closed"}));
+    assert_eq!(server.poll(&token).await.json()["status"], 410);
+}

@@ -20,6 +20,12 @@ const client = await import(SOURCES[CLIENT])
 export const {Socket, Channel, Presence, Serializer} = client
 
 /**
+ * The LongPoll transport class: phoenix.js's for CLIENT=phoenix; for CLIENT=channels, channels.js's stub that throws
+ * when constructed (tests that use it are skipped with NO_LONGPOLL).
+ */
+export const LongPoll = client.LongPoll
+
+/**
  * For tests that need the LongPoll transport: `test(name, {skip: NO_LONGPOLL}, ...)`. channels.js is WebSocket
  * only (by design, see its header comment), so those tests are skipped with this reason when CLIENT=channels.
  */

@@ -143,7 +143,11 @@ impl<S: Socket> LongPoll<S> {
         // Phoenix ends a session not polled for 1.5 windows.
         let session_timeout = self.shared.config.longpoll_window.mul_f32(1.5);
         let reason = loop {
-            let expires = *session.last_poll.lock().unwrap_or_else(|e| e.into_inner()) + session_timeout;
+            // While a poll waits the session cannot expire; look again a timeout later rather than spin.
+            let expires = match session.polling.load(Ordering::SeqCst) {
+                0 => *session.last_poll.lock().unwrap_or_else(|e| e.into_inner()) + session_timeout,
+                _ => Instant::now() + session_timeout,
+            };
             tokio::select! {
                 biased;
                 () = lifecycle.shutting_down() => break TerminateReason::Shutdown,
@@ -203,7 +207,8 @@ impl<S: Socket> LongPoll<S> {
 
 /// Answers a GET: the frames waiting, or those arriving within the window.
 async fn poll(token: &str, session: &Session, window: Duration) -> Response {
-    session.polling.fetch_add(1, Ordering::SeqCst);
+    // Dropped when the poll ends, also when the client aborts it and this future is dropped mid-wait.
+    let _polling = Polling::start(session);
     let deadline = Instant::now() + window;
     let messages = loop {
         let mut ready = pin!(session.ready.notified());
@@ -216,8 +221,6 @@ async fn poll(token: &str, session: &Session, window: Duration) -> Response {
             break messages;
         }
     };
-    *session.last_poll.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-    session.polling.fetch_sub(1, Ordering::SeqCst);
     match (messages.is_empty(), session.ended.load(Ordering::SeqCst)) {
         (false, _) => {
             crate::metrics::metrics().messages_out.increment(messages.len() as u64);
@@ -225,6 +228,23 @@ async fn poll(token: &str, session: &Session, window: Duration) -> Response {
         }
         (true, true) => status_body(410, None, None),
         (true, false) => status_body(204, Some(token), Some(&[])),
+    }
+}
+
+/// A poll in flight: the session does not expire while one waits, and its end counts as the last poll.
+struct Polling<'a>(&'a Session);
+
+impl<'a> Polling<'a> {
+    fn start(session: &'a Session) -> Self {
+        session.polling.fetch_add(1, Ordering::SeqCst);
+        Polling(session)
+    }
+}
+
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        *self.0.last_poll.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.0.polling.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -268,7 +288,7 @@ async fn publish(req: Request<Incoming>, session: &Session, config: &SocketConfi
 
 /// The frames of a POST body: one text frame, or ndjson lines (text frames start with `[`, other lines are
 /// base64 binary frames), at most [`MAX_LINES`] of them as Phoenix.
-fn decode_body(body: &Bytes, ndjson: bool, serializer: Serializer) -> Result<Vec<Message>, String> {
+pub(crate) fn decode_body(body: &Bytes, ndjson: bool, serializer: Serializer) -> Result<Vec<Message>, String> {
     fn text(bytes: &[u8]) -> Result<&str, String> {
         std::str::from_utf8(bytes).map_err(|_| "a frame is not UTF-8".to_owned())
     }

@@ -11,11 +11,14 @@
 
 import {test} from "node:test"
 import assert from "node:assert/strict"
-import {pathToFileURL} from "node:url"
+import {spawn} from "node:child_process"
+import {existsSync} from "node:fs"
+import {createServer} from "node:net"
+import {fileURLToPath, pathToFileURL} from "node:url"
 import WebSocket from "ws"
-import {CLIENT, Socket} from "../client.js"
+import {CLIENT, Socket, Presence, LongPoll} from "../client.js"
 
-export {CLIENT}
+export {CLIENT, LongPoll}
 
 const RAW_SERVER_URL = process.env.SERVER_URL
 
@@ -36,9 +39,9 @@ export const WAIT_MS = Number(process.env.WAIT_MS || 3000)
 /** Window (ms) during which something must NOT happen (no reply, no event). */
 export const QUIET_MS = Number(process.env.QUIET_MS || 300)
 
-/** The HTTP base of the server (for GET /token), derived from SERVER_URL. */
-export function httpBase(){
-  let url = new URL(SERVER_URL)
+/** The HTTP base of the server (for GET /token), derived from SERVER_URL (or another socket mount `socketUrl`). */
+export function httpBase(socketUrl = SERVER_URL){
+  let url = new URL(socketUrl)
   url.protocol = url.protocol === "wss:" ? "https:" : "http:"
   url.pathname = ""
   url.search = ""
@@ -46,6 +49,25 @@ export function httpBase(){
 }
 
 export const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Resolves once `pred()` is true (checked every 10 ms); rejects after `timeout`. */
+export function waitUntil(pred, timeout = WAIT_MS, what = "for a condition"){
+  return withTimeout(new Promise(resolve => {
+    let check = () => pred() ? resolve() : later(check, 10)
+    check()
+  }), timeout, what)
+}
+
+/** A user id nobody else uses (for GET /token and socket ids). */
+export const uniqueUser = (label = "u") => `${label}${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+
+/** A user token from the conformance app's GET /token?user_id=ID (on the server of `socketUrl`). */
+export async function fetchToken(userId, socketUrl = SERVER_URL){
+  let res = await withTimeout(fetch(`${httpBase(socketUrl)}/token?user_id=${encodeURIComponent(userId)}`),
+    WAIT_MS, "fetching GET /token")
+  assert.equal(res.status, 200, "GET /token status")
+  return (await res.text()).trim()
+}
 
 let topicCounter = 0
 /** A topic nobody else uses, e.g. uniqueTopic("test") -> "test:1a2b3c-4-x9f". */
@@ -86,7 +108,9 @@ export function withTimeout(promise, ms, what){
 // sockets
 
 /**
- * A new (not yet connected) Socket of the client under test on SERVER_URL using `ws`.
+ * A new (not yet connected) Socket of the client under test on SERVER_URL using `ws`. Options are the client's,
+ * plus `url` (another socket mount than SERVER_URL, e.g. a second server) and `transport` (default: `ws`'s
+ * WebSocket; `LongPoll` for the LongPoll transport).
  *
  * Extras on the returned socket, for assertions:
  *   socket.sent       every message the client encoded ({join_ref, ref, topic, event, payload})
@@ -95,7 +119,8 @@ export function withTimeout(promise, ms, what){
  *   socket.waitForMessage(pred, timeout, what) -> the first received message matching pred
  */
 export function newSocket(opts = {}){
-  let socket = new Socket(SERVER_URL, {transport: WebSocket, timeout: WAIT_MS, ...opts})
+  let {url = SERVER_URL, ...clientOpts} = opts
+  let socket = new Socket(url, {transport: WebSocket, timeout: WAIT_MS, ...clientOpts})
   tracked.sockets.add(socket)
 
   socket.sent = []
@@ -163,6 +188,98 @@ export function connect(opts = {}, timeout = WAIT_MS){
     .finally(() => socket.off(refs))
 }
 
+/**
+ * Connects a new socket and resolves once it is open, however many transport errors come first (e.g. a
+ * WebSocket that fails before the client falls back to LongPoll); rejects only after `timeout`.
+ */
+export function connectEventually(opts = {}, timeout = WAIT_MS){
+  let socket = newSocket(opts)
+  let opened = waitForOpen(socket, timeout)
+  socket.connect()
+  return opened.then(() => socket)
+}
+
+/** Resolves the next time `socket` opens (at once if it is open); rejects after `timeout`. */
+export function waitForOpen(socket, timeout = WAIT_MS, what = `waiting for ${socket.endPointURL()} to open`){
+  if(socket.isConnected()){ return Promise.resolve() }
+  let ref
+  let p = new Promise(resolve => { ref = socket.onOpen(() => resolve()) })
+  return withTimeout(p, timeout, what).finally(() => socket.off([ref]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// LongPoll (CLIENT=phoenix only: channels.js has no LongPoll transport)
+
+/** The transport instance a socket currently uses (phoenix.js: socket.connection.transport; channels.js: socket.conn). */
+export function currentTransport(socket){
+  if(socket.connection !== undefined){ return socket.connection ? socket.connection.transport : null }
+  return socket.conn || null
+}
+
+/** Whether `transport` is an instance of the client's LongPoll transport. */
+export function isLongPoll(transport){
+  return CLIENT === "phoenix" && typeof LongPoll === "function" && transport instanceof LongPoll
+}
+
+/** The LongPoll endpoint of a socket mount: ws://host/socket -> http://host/socket/longpoll. */
+export function longPollEndpoint(socketUrl = SERVER_URL){
+  let url = new URL(socketUrl)
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:"
+  url.pathname = url.pathname.replace(/\/+$/, "") + "/longpoll"
+  url.search = ""
+  return url.toString()
+}
+
+/**
+ * One raw LongPoll request (fetch) to `/socket/longpoll?vsn=2.0.0&PARAMS`; resolves {http, headers, body} with the
+ * JSON body parsed (null when empty). `session` is the session token, sent in the x-phoenix-longpoll-token header
+ * (so that a `token` connect param stays free) unless `sessionIn: "query"`. `lines` (strings) are POSTed as ndjson.
+ *
+ * A GET with a live session waits up to the server's poll window (10 s) when nothing is pending: only GET one when
+ * an answer is due at once (new session, stale session, messages pending). Do not abort one (`signal`) unless that
+ * is what the test is about: see "aborted poll" in longpoll.test.js.
+ */
+export async function longPollRequest({method = "GET", params = {}, session, sessionIn = "header", lines, body,
+  headers = {}, socketUrl = SERVER_URL, timeout = WAIT_MS, signal} = {}){
+  let query = new URLSearchParams({vsn: "2.0.0", ...params})
+  headers = {...headers}
+  if(session !== undefined){
+    if(sessionIn === "query"){ query.append("token", session) } else { headers["x-phoenix-longpoll-token"] = session }
+  }
+  if(lines){
+    body = lines.join("\n")
+    headers["content-type"] = "application/x-ndjson"
+  }
+  let url = `${longPollEndpoint(socketUrl)}?${query}`
+  let res = await withTimeout(fetch(url, {method, headers, body, signal}), timeout, `waiting for ${method} ${url}`)
+  let text = await res.text()
+  return {http: res.status, headers: res.headers, body: text ? JSON.parse(text) : null}
+}
+
+let pauseRefs = 0
+
+/**
+ * Stops a LongPoll socket's polling WITHOUT aborting a request: the GET in flight is made to return at once (a
+ * heartbeat is published, whose reply answers that GET) and the transport then polls no more. The server hears
+ * nothing (like a client that lost its network), so its session ends after the inactivity timeout.
+ *
+ * Resolves {transport, token (the session token), resume()}; resume() polls again with the same session token.
+ */
+export async function pausePolling(socket, timeout = WAIT_MS){
+  let transport = currentTransport(socket)
+  assert.ok(isLongPoll(transport), "pausePolling needs a socket on the LongPoll transport")
+  assert.equal(transport.readyState, 1, "the LongPoll transport is open")
+  let idle = new Promise(resolve => { transport.poll = () => resolve() }) // an own property shadows LongPoll#poll
+  transport.send(JSON.stringify([null, `pause-${++pauseRefs}`, "phoenix", "heartbeat", {}]))
+  await withTimeout(idle, timeout, "waiting for the LongPoll GET in flight to return")
+  await waitUntil(() => !transport.awaitingBatchAck && !transport.currentBatch, timeout, "waiting for the LongPoll POST in flight")
+  return {
+    transport,
+    token: transport.token,
+    resume(){ delete transport.poll; transport.poll() }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // channels
 
@@ -227,12 +344,144 @@ export async function expectNoEvent(channel, event, ms = QUIET_MS){
 }
 
 // ---------------------------------------------------------------------------------------------
+// presence
+
+/**
+ * A `Presence` of the client under test on `channel` (create it before joining), with helpers:
+ *   users()            the sorted keys of presence.list()
+ *   metas(key)         the metas of `key` ([] when absent)
+ *   syncs              how many times onSync fired
+ *   waitForUsers(list) resolves once users() deep-equals `list` (checked now and on every sync)
+ */
+export function trackPresence(channel){
+  let presence = new Presence(channel)
+  let waiters = new Set()
+  let tracker = {
+    presence,
+    syncs: 0,
+    users: () => presence.list(key => key).sort(),
+    metas: key => presence.list((k, {metas}) => k === key ? metas : null).find(m => m) || [],
+    waitFor(pred, timeout = WAIT_MS, what = "for a presence sync"){
+      if(pred(tracker)){ return Promise.resolve() }
+      let waiter
+      let timer
+      return new Promise((resolve, reject) => {
+        waiter = () => { if(pred(tracker)){ resolve() } }
+        waiters.add(waiter)
+        timer = later(() => reject(new Error(
+          `timed out after ${timeout} ms waiting ${what} on ${channel.topic} (users now ${JSON.stringify(tracker.users())}, ${tracker.syncs} syncs)`)), timeout)
+      }).finally(() => { waiters.delete(waiter); cancel(timer) })
+    },
+    waitForUsers(users, timeout = WAIT_MS){
+      let want = JSON.stringify([...users].sort())
+      return tracker.waitFor(t => JSON.stringify(t.users()) === want, timeout, `for users ${want}`)
+    }
+  }
+  presence.onSync(() => {
+    tracker.syncs++
+    for(let waiter of [...waiters]){ waiter() }
+  })
+  return tracker
+}
+
+// ---------------------------------------------------------------------------------------------
+// extra conformance servers (test/cluster.test.js)
+
+/** The conformance binary: env CONFORMANCE_BIN, else target/debug/examples/conformance of this repository. */
+export function conformanceBin(){
+  return process.env.CONFORMANCE_BIN || fileURLToPath(new URL("../../../target/debug/examples/conformance", import.meta.url))
+}
+
+/** A port that was free on 127.0.0.1 a moment ago (nothing listens on it, e.g. for a refused connection). */
+export function freePort(){
+  return new Promise((resolve, reject) => {
+    let server = createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      let {port} = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Starts one more conformance server (the binary of conformanceBin()) on a free port with the extra `env`, and
+ * resolves once it logs "listening on 127.0.0.1:PORT" (rejects with its output if it exits or is not ready in
+ * `timeout`). Resolves {url (its socket mount), port, name, logs(), stop()}; stop() sends SIGTERM, then SIGKILL
+ * after 3 s, and resolves once it exited.
+ */
+export async function startServer({name = "server", env = {}, timeout = 10000} = {}){
+  let bin = conformanceBin()
+  if(!existsSync(bin)){
+    throw new Error(`conformance binary not found at ${bin}: build it with \`cargo build --example conformance\` ` +
+      "(from the repository root) or point CONFORMANCE_BIN at it")
+  }
+  let port = await freePort()
+  let child = spawn(bin, [], {
+    env: {...process.env, RUST_LOG: "info", NO_COLOR: "1", ...env, PORT: String(port)},
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let lines = []
+  let exited = new Promise(resolve => child.once("exit", (code, signal) => resolve({code, signal})))
+  let onExit = () => child.kill("SIGKILL")
+  process.once("exit", onExit)
+  let ready = new RegExp(`listening on 127\\.0\\.0\\.1:${port}(?!\\d)`)
+  let server = {
+    name, port, child,
+    url: `ws://127.0.0.1:${port}/socket`,
+    logs: () => lines.join("\n"),
+    async stop(){
+      process.off("exit", onExit)
+      if(child.exitCode !== null || child.signalCode !== null){ return }
+      child.kill("SIGTERM")
+      let t = setTimeout(() => child.kill("SIGKILL"), 3000)
+      await exited
+      clearTimeout(t)
+    }
+  }
+  let isReady = new Promise((resolve, reject) => {
+    for(let stream of [child.stdout, child.stderr]){
+      let buf = ""
+      stream.setEncoding("utf8")
+      stream.on("data", chunk => {
+        buf += chunk
+        let parts = buf.split("\n")
+        buf = parts.pop()
+        for(let line of parts){
+          lines.push(line)
+          if(ready.test(line)){ resolve() }
+        }
+      })
+    }
+    child.once("error", err => reject(new Error(`cannot start ${bin} (${name}): ${err.message}`)))
+    exited.then(({code, signal}) => reject(new Error(
+      `${name} (${bin}, port ${port}) exited (code ${code}, signal ${signal}) before it was ready; output:\n${server.logs()}`)))
+  })
+  try {
+    await withTimeout(isReady, timeout, `waiting for ${name} to log "listening on 127.0.0.1:${port}"`)
+  } catch(err){
+    await server.stop()
+    throw err.message.includes("output:") ? err : new Error(`${err.message}; output so far:\n${server.logs()}`)
+  }
+  return server
+}
+
+// ---------------------------------------------------------------------------------------------
 // teardown
 
-/** Disconnects every tracked socket and cancels the client's pending timers. */
+/**
+ * Disconnects every tracked socket and cancels the client's pending timers. LongPoll sockets first stop polling
+ * with pausePolling() (no request is aborted), as the server must not see an aborted poll (see longpoll.test.js).
+ */
 export async function teardown(){
   let sockets = [...tracked.sockets]
   tracked.sockets.clear()
+  await Promise.all(sockets.map(async socket => {
+    let transport = currentTransport(socket)
+    if(isLongPoll(transport) && transport.readyState === 1 && !Object.hasOwn(transport, "poll")){
+      try { await pausePolling(socket, 2000) } catch(_e){ /* then disconnect aborts it */ }
+    }
+  }))
   await Promise.all(sockets.map(socket => new Promise(resolve => {
     try {
       socket.disconnect(() => resolve())

@@ -4,7 +4,7 @@
 import {describe, test, afterEach} from "node:test"
 import assert from "node:assert/strict"
 import {
-  connect, newSocket, join, joinOk, push, teardown, uniqueTopic, withTimeout, sleep, httpBase,
+  connect, newSocket, join, joinOk, push, teardown, uniqueTopic, uniqueUser, fetchToken, withTimeout, sleep,
   WAIT_MS
 } from "./helpers.js"
 
@@ -23,15 +23,6 @@ function expectRefused(socket){
 function errorText(err){
   return String((err && (err.message || (err.error && err.error.message))) || err)
 }
-
-async function fetchToken(userId){
-  let res = await withTimeout(fetch(`${httpBase()}/token?user_id=${encodeURIComponent(userId)}`),
-    WAIT_MS, "fetching GET /token")
-  assert.equal(res.status, 200, "GET /token status")
-  return (await res.text()).trim()
-}
-
-const uniqueUser = () => `u${process.pid}-${Math.random().toString(36).slice(2, 8)}`
 
 describe("connect", () => {
   afterEach(teardown)
