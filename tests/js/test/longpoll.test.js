@@ -246,8 +246,6 @@ describe("LongPoll session expiry (SLOW: ~16 s)", () => {
   test("aborted poll: a session whose GET in flight was aborted (what socket.disconnect() does) also ends after 15 s",
     {
       skip: NO_LONGPOLL,
-      todo: "SERVER BUG (channels-runtime/src/transport/longpoll.rs): an aborted poll leaves Session::polling raised, " +
-        "so the session never expires (and its task spins on the past expiry instant)",
       timeout: SESSION_TIMEOUT_MS + EXPIRY_SLACK_MS + 4 * WAIT_MS
     }, async () => {
       let result = await abortedPoll()
