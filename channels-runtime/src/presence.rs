@@ -34,7 +34,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use crate::channel::{Channel, ChannelSocket};
-use crate::pubsub::PubSub;
+use crate::pubsub::{Broadcast, PubSub};
 
 /// The internal topic replicas talk on.
 const REPLICATION_TOPIC: &str = "phx_presence:replication";
@@ -436,8 +436,12 @@ impl Inner {
         self.send(&Replication::Heartbeat { from: self.me.clone(), clock });
     }
 
+    /// Replication goes to the other nodes only: this node's own state needs no message, and a node alone
+    /// sends nothing.
     fn send(&self, msg: &Replication) {
-        self.pubsub.broadcast(REPLICATION_TOPIC, "replication", msg);
+        if self.pubsub.is_clustered() {
+            self.pubsub.publish_remote(Arc::new(Broadcast::new(REPLICATION_TOPIC, "replication", msg)));
+        }
     }
 
     /// Broadcasts `presence_diff` to this node's subscribers of every topic touched.

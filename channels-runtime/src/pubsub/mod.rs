@@ -272,6 +272,18 @@ impl PubSub {
         self.dispatch(&broadcast, from);
     }
 
+    /// Whether other nodes can be reached (an adapter is configured).
+    pub(crate) fn is_clustered(&self) -> bool {
+        self.inner.adapter.is_some()
+    }
+
+    /// Sends `broadcast` to the other nodes only.
+    pub(crate) fn publish_remote(&self, broadcast: Arc<Broadcast>) {
+        if let Some(adapter) = &self.inner.adapter {
+            adapter.broadcast(&broadcast);
+        }
+    }
+
     fn dispatch(&self, broadcast: &Arc<Broadcast>, from: Option<u64>) {
         self.inner.registry.dispatch(broadcast, from);
     }
