@@ -93,10 +93,14 @@ fn quick_presence() -> PresenceConfig {
 
 /// A node of a cluster sharing `channel` on the Redis at `port`; the endpoint is returned to keep it alive.
 async fn node(port: u16, channel: &str, name: &str) -> (SocketAddr, Endpoint) {
+    node_with(port, channel, name, quick_presence()).await
+}
+
+async fn node_with(port: u16, channel: &str, name: &str, presence: PresenceConfig) -> (SocketAddr, Endpoint) {
     let config = RedisConfig::new(format!("redis://127.0.0.1:{port}")).channel(channel).node_name(name);
     let endpoint = Endpoint::builder()
         .pubsub(PubSub::redis(config).await.unwrap())
-        .presence_config(quick_presence())
+        .presence_config(presence)
         .socket::<UserSocket>("/socket", SocketConfig::default())
         .build();
     (serve(endpoint.clone()).await, endpoint)
@@ -344,4 +348,25 @@ async fn a_killed_node_s_users_leave_within_the_down_period() {
     watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1)]).await;
     let took = killed_at.elapsed();
     assert!(took < Duration::from_millis(1500 + 2000), "bob left {took:?} after the kill");
+}
+
+#[tokio::test]
+async fn a_node_shutting_down_takes_its_users_with_it_at_once() {
+    let (port, channel) = (shared_redis(), unique_channel());
+    // A down period far longer than the test: only the goodbye can make bob leave in time.
+    let slow_down =
+        PresenceConfig { broadcast_period: Duration::from_millis(100), down_period: Duration::from_secs(600) };
+    let (a, _node_a) = node_with(port, &channel, "a", slow_down.clone()).await;
+    let (b, node_b) = node_with(port, &channel, "b", slow_down).await;
+    let topic = "presence:goodbye";
+    let mut alice = join(a, topic, "alice").await;
+    let _bob = join(b, topic, "bob").await;
+    let mut seen = BTreeMap::new();
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
+    node_b.shutdown();
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1)]).await;
+    // And bob stays gone: the departed node's heartbeats no longer bring him back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1)]).await;
+    alice.expect_silence(Duration::from_millis(300)).await;
 }

@@ -141,6 +141,10 @@ impl Endpoint {
     /// Starts a graceful shutdown: no new connections; open ones close with code 1012 after their channels
     /// terminate.
     pub fn shutdown(&self) {
+        // Other nodes drop this node's presences now rather than after the down period.
+        if let Some(presence) = self.inner.presence.started() {
+            presence.shutdown();
+        }
         self.inner.lifecycle.shutdown();
     }
 

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,6 +76,8 @@ struct Inner {
     state: Mutex<State>,
     next_owner: AtomicU64,
     next_ref: AtomicU64,
+    /// Set once this node said goodbye: it replicates nothing more, so the others do not take it back.
+    departed: AtomicBool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -145,6 +147,7 @@ impl Presence {
             state: Mutex::new(state),
             next_owner: AtomicU64::new(1),
             next_ref: AtomicU64::new(0),
+            departed: AtomicBool::new(false),
         });
         let mut subscription = pubsub.subscribe(REPLICATION_TOPIC, 4096);
         let weak = Arc::downgrade(&inner);
@@ -230,6 +233,7 @@ impl Presence {
     /// period.
     pub fn shutdown(&self) {
         self.inner.send(&Replication::Down { from: self.inner.me.clone() });
+        self.inner.departed.store(true, Ordering::SeqCst);
     }
 }
 
@@ -439,7 +443,7 @@ impl Inner {
     /// Replication goes to the other nodes only: this node's own state needs no message, and a node alone
     /// sends nothing.
     fn send(&self, msg: &Replication) {
-        if self.pubsub.is_clustered() {
+        if self.pubsub.is_clustered() && !self.departed.load(Ordering::SeqCst) {
             self.pubsub.publish_remote(Arc::new(Broadcast::new(REPLICATION_TOPIC, "replication", msg)));
         }
     }
@@ -520,6 +524,11 @@ impl PresenceSlot {
 
     pub(crate) fn get(&self) -> &Presence {
         self.presence.get_or_init(|| Presence::start(self.pubsub.clone(), self.config.clone()))
+    }
+
+    /// The tracker, if anything has used it.
+    pub(crate) fn started(&self) -> Option<&Presence> {
+        self.presence.get()
     }
 }
 
