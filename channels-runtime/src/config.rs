@@ -38,7 +38,7 @@ impl Default for SocketConfig {
             outbox_capacity: 1024,
             mailbox_capacity: 1024,
             max_frame_size: 10 << 20,
-            read_buffer_size: 4 << 10,
+            read_buffer_size: 1 << 10,
             longpoll: false,
             longpoll_window: Duration::from_secs(10),
             check_origin: CheckOrigin::default(),
@@ -125,7 +125,8 @@ impl SocketConfig {
         self
     }
 
-    /// The WebSocket read buffer per connection. Default 4 KiB: small, since most sockets are idle.
+    /// The WebSocket read buffer per connection, and the most one read takes from the socket. Default 1 KiB:
+    /// most sockets are idle and most client messages small; a larger message is read in several reads.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes;
         self

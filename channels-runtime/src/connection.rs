@@ -71,7 +71,8 @@ impl<S: Socket> Connection<S> {
             return self.reply(msg.join_ref.as_deref(), &msg, "error", reason(why));
         }
         match msg.event.as_str() {
-            "phx_join" => self.join(msg).await,
+            // Joins are rare and their future is large: boxed, it is not part of every idle connection's state.
+            "phx_join" => Box::pin(self.join(msg)).await,
             "phx_leave" => self.leave(msg),
             _ => self.forward(msg).await,
         }

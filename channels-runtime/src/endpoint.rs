@@ -265,7 +265,7 @@ impl Server {
     /// Serves until [`Endpoint::shutdown`], then drains the open connections (see [`Drain`]).
     pub async fn run(self) -> io::Result<()> {
         let Server { listener, endpoint } = self;
-        let mut lifecycle = endpoint.inner.lifecycle.clone();
+        let lifecycle = endpoint.inner.lifecycle.clone();
         loop {
             let (tcp, peer) = tokio::select! {
                 () = lifecycle.shutting_down() => break,
@@ -284,7 +284,7 @@ impl Server {
             let guard = lifecycle.track();
             tokio::spawn(async move {
                 let _guard = guard;
-                let mut lifecycle = endpoint.inner.lifecycle.clone();
+                let lifecycle = endpoint.inner.lifecycle.clone();
                 let service = service_fn(move |req| {
                     let endpoint = endpoint.clone();
                     async move { Ok::<_, Infallible>(endpoint.handle(req, peer).await) }
@@ -391,9 +391,10 @@ impl Lifecycle {
     }
 
     /// Resolves once shutdown has started.
-    pub(crate) async fn shutting_down(&mut self) {
+    pub(crate) async fn shutting_down(&self) {
+        let mut shutdown = self.shutdown.clone();
         // The sender lives in `state`, which this value keeps alive, so the wait cannot fail.
-        let _ = self.shutdown.wait_for(|down| *down).await;
+        let _ = shutdown.wait_for(|down| *down).await;
     }
 
     /// Counts a connection as open until the guard drops.

@@ -16,6 +16,8 @@ mod config;
 mod connection;
 mod dsl;
 mod endpoint;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod metrics;
 mod origin;
 mod outbox;

@@ -5,9 +5,12 @@
 //! grows only while messages wait and is given back after a burst.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::pin::pin;
 use std::sync::Mutex;
+use std::task::Poll;
 
+use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 /// Above this many slots an emptied buffer is released instead of kept for the next burst.
@@ -16,13 +19,25 @@ const KEEP_CAPACITY: usize = 64;
 pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
     capacity: usize,
-    readable: Notify,
+    /// The one consumer's waker: cheaper to wake than a `Notify`, and every frame of every broadcast wakes it.
+    readable: AtomicWaker,
     writable: Notify,
 }
 
 struct State<T> {
     items: VecDeque<T>,
     closed: bool,
+}
+
+/// What [`Queue::take_all`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// Items, now moved out.
+    Some,
+    /// Nothing yet.
+    Empty,
+    /// Nothing, and nothing will come: the queue is closed.
+    Closed,
 }
 
 /// Why an item was not queued; the item comes back.
@@ -37,7 +52,7 @@ impl<T> Queue<T> {
         Queue {
             state: Mutex::new(State { items: VecDeque::new(), closed: false }),
             capacity: capacity.max(1),
-            readable: Notify::new(),
+            readable: AtomicWaker::new(),
             writable: Notify::new(),
         }
     }
@@ -58,7 +73,7 @@ impl<T> Queue<T> {
         }
         state.items.push_back(item);
         drop(state);
-        self.readable.notify_one();
+        self.readable.wake();
         Ok(())
     }
 
@@ -70,7 +85,7 @@ impl<T> Queue<T> {
         }
         state.items.push_back(item);
         drop(state);
-        self.readable.notify_one();
+        self.readable.wake();
         true
     }
 
@@ -91,59 +106,63 @@ impl<T> Queue<T> {
     /// Waits for at least one item (or the close), then moves every queued item into `out`, which must be empty.
     /// Returns `false` once the queue is closed and nothing is left.
     pub(crate) async fn recv_all(&self, out: &mut VecDeque<T>) -> bool {
-        loop {
-            let mut readable = pin!(self.readable.notified());
-            readable.as_mut().enable();
-            if self.take_all(out) {
-                return true;
+        poll_fn(|cx| {
+            // Registered before looking, so a push right after the look wakes this task.
+            self.readable.register(cx.waker());
+            match self.take_all(out) {
+                Taken::Some => Poll::Ready(true),
+                Taken::Closed => Poll::Ready(false),
+                Taken::Empty => Poll::Pending,
             }
-            if self.is_closed() {
-                return false;
-            }
-            readable.await;
-        }
+        })
+        .await
     }
 
-    /// Moves every queued item into `out` without waiting; `true` if there were any.
-    pub(crate) fn take_all(&self, out: &mut VecDeque<T>) -> bool {
+    /// Moves every queued item into `out` (which must be empty) without waiting.
+    pub(crate) fn take_all(&self, out: &mut VecDeque<T>) -> Taken {
         debug_assert!(out.is_empty());
         let mut state = self.lock();
         if state.items.is_empty() {
-            return false;
+            return if state.closed { Taken::Closed } else { Taken::Empty };
         }
+        // Producers wait for room only when the queue is full.
+        let was_full = state.items.len() >= self.capacity;
         std::mem::swap(&mut state.items, out);
         drop(state);
-        self.writable.notify_waiters();
-        true
+        if was_full {
+            self.writable.notify_waiters();
+        }
+        Taken::Some
     }
 
     /// Waits for one item; `None` once the queue is closed and empty.
     pub(crate) async fn recv(&self) -> Option<T> {
-        loop {
-            let mut readable = pin!(self.readable.notified());
-            readable.as_mut().enable();
-            {
-                let mut state = self.lock();
-                if let Some(item) = state.items.pop_front() {
+        poll_fn(|cx| {
+            self.readable.register(cx.waker());
+            let mut state = self.lock();
+            let was_full = state.items.len() >= self.capacity;
+            match state.items.pop_front() {
+                Some(item) => {
                     if state.items.is_empty() && state.items.capacity() > KEEP_CAPACITY {
                         state.items = VecDeque::new();
                     }
                     drop(state);
-                    self.writable.notify_one();
-                    return Some(item);
+                    if was_full {
+                        self.writable.notify_one();
+                    }
+                    Poll::Ready(Some(item))
                 }
-                if state.closed {
-                    return None;
-                }
+                None if state.closed => Poll::Ready(None),
+                None => Poll::Pending,
             }
-            readable.await;
-        }
+        })
+        .await
     }
 
     /// Refuses further pushes and wakes the consumer; queued items can still be received.
     pub(crate) fn close(&self) {
         self.lock().closed = true;
-        self.readable.notify_one();
+        self.readable.wake();
         self.writable.notify_waiters();
     }
 

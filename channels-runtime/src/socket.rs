@@ -288,13 +288,13 @@ impl<S> fmt::Debug for Router<S> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
+pub(crate) enum Pattern {
     Exact(Box<str>),
     Prefix(Box<str>),
 }
 
 impl Pattern {
-    fn parse(pattern: &str) -> Result<Self, &'static str> {
+    pub(crate) fn parse(pattern: &str) -> Result<Self, &'static str> {
         if pattern.is_empty() {
             return Err("a pattern cannot be empty");
         }
@@ -305,7 +305,7 @@ impl Pattern {
         }
     }
 
-    fn matches(&self, topic: &str) -> bool {
+    pub(crate) fn matches(&self, topic: &str) -> bool {
         match self {
             Pattern::Exact(t) => **t == *topic,
             Pattern::Prefix(p) => topic.starts_with(&**p),

@@ -470,7 +470,7 @@ fn validate_age(signed_at: &etf::Term, max_age: &etf::Term, now_ms: i128) -> Res
 ///
 /// The cache is keyed by a SHA-256 of the secret and salt (so it holds no copy of the secret) and holds at most
 /// [`KEY_CACHE_CAPACITY`] keys, starting over when full.
-fn derive_key(secret_key_base: &str, salt: &str) -> [u8; KEY_LENGTH] {
+pub(crate) fn derive_key(secret_key_base: &str, salt: &str) -> [u8; KEY_LENGTH] {
     static CACHE: OnceLock<Mutex<HashMap<[u8; 32], [u8; KEY_LENGTH]>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let id: [u8; 32] = Sha256::new()
@@ -493,7 +493,7 @@ fn derive_key(secret_key_base: &str, salt: &str) -> [u8; KEY_LENGTH] {
 }
 
 /// `Plug.Crypto.MessageVerifier.sign(payload, key)`: HS256 over the text `"SFMyNTY." <> b64url(payload)`.
-fn sign_payload(key: &[u8], payload: &[u8]) -> String {
+pub(crate) fn sign_payload(key: &[u8], payload: &[u8]) -> String {
     let mut token = String::with_capacity(PROTECTED_HS256.len() + 2 + (payload.len() + 32) * 4 / 3 + 4);
     token.push_str(PROTECTED_HS256);
     token.push('.');

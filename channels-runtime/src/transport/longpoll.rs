@@ -137,8 +137,9 @@ impl<S: Socket> LongPoll<S> {
 
     /// The session task: dispatches published messages, collects frames for polls, ends the idle session.
     async fn run(&self, session: Arc<Session>, mut connection: Connection<S>, peer: SocketAddr) {
-        let mut lifecycle = self.lifecycle.clone();
         let mut batch = VecDeque::new();
+        let mut shutting_down = pin!(self.lifecycle.shutting_down());
+        let mut shut = pin!(session.outbox.shut_down());
         let capacity = self.shared.config.outbox_capacity;
         // Phoenix ends a session not polled for 1.5 windows.
         let session_timeout = self.shared.config.longpoll_window.mul_f32(1.5);
@@ -150,8 +151,8 @@ impl<S: Socket> LongPoll<S> {
             };
             tokio::select! {
                 biased;
-                () = lifecycle.shutting_down() => break TerminateReason::Shutdown,
-                reason = session.outbox.shut_down() => {
+                () = &mut shutting_down => break TerminateReason::Shutdown,
+                reason = &mut shut => {
                     tracing::info!(%peer, reason = reason.as_str(), "closing long-poll session");
                     break TerminateReason::Closed;
                 }

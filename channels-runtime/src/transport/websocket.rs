@@ -153,20 +153,27 @@ async fn run<S: Socket>(
     mut connection: Connection<S>,
     outbox: Arc<Outbox>,
     idle_timeout: std::time::Duration,
-    mut lifecycle: Lifecycle,
+    lifecycle: Lifecycle,
     peer: SocketAddr,
 ) {
     let (mut sink, mut stream) = ws.split();
     let mut batch = VecDeque::new();
     let mut last_seen = Instant::now();
-    let mut idle = pin!(sleep_until(last_seen + idle_timeout));
     let serializer = outbox.serializer;
+    // One timer for both deadlines (idle, and this connection's drain turn at shutdown), and the two close
+    // signals made once: this loop wakes for every frame written, so each wake-up must stay cheap.
     let mut drain_at: Option<Instant> = None;
+    let mut timer = pin!(sleep_until(last_seen + idle_timeout));
+    let mut shutting_down = pin!(lifecycle.shutting_down());
+    let mut shut = pin!(outbox.shut_down());
     let end = loop {
         tokio::select! {
             biased;
-            () = lifecycle.shutting_down(), if drain_at.is_none() => drain_at = Some(Instant::now() + lifecycle.drain_delay()),
-            () = sleep_until(drain_at.unwrap_or(last_seen)), if drain_at.is_some() => break End::Drain,
+            () = &mut shutting_down, if drain_at.is_none() => {
+                let at = Instant::now() + lifecycle.drain_delay();
+                drain_at = Some(at);
+                timer.as_mut().reset(at.min(last_seen + idle_timeout));
+            }
             open = outbox.queue.recv_all(&mut batch) => {
                 if let Some(reason) = outbox.close_reason() {
                     tracing::info!(%peer, reason = reason.as_str(), "closing connection");
@@ -178,7 +185,7 @@ async fn run<S: Socket>(
                 // A client that stops reading blocks this write; the close request must still get through.
                 let written = tokio::select! {
                     biased;
-                    reason = outbox.shut_down() => Err(reason),
+                    reason = &mut shut => Err(reason),
                     result = write_batch(&mut sink, &mut batch, &mut connection) => Ok(result),
                 };
                 match written {
@@ -215,20 +222,37 @@ async fn run<S: Socket>(
                     }
                 }
             }
-            () = &mut idle => {
-                if last_seen.elapsed() >= idle_timeout {
+            () = &mut timer => {
+                let now = Instant::now();
+                if drain_at.is_some_and(|at| at <= now) {
+                    break End::Drain;
+                }
+                if now >= last_seen + idle_timeout {
                     tracing::info!(%peer, "closing idle connection");
                     break End::Gone;
                 }
-                idle.as_mut().reset(last_seen + idle_timeout);
+                let next = last_seen + idle_timeout;
+                timer.as_mut().reset(drain_at.map_or(next, |at| at.min(next)));
             }
         }
     };
+    // The ending is rare and has futures of its own: kept out of the state every open connection holds.
+    Box::pin(finish(end, sink, connection, &outbox, peer)).await;
+}
+
+/// Closes the connection the way `end` says.
+async fn finish<S: Socket>(
+    end: End,
+    mut sink: futures_util::stream::SplitSink<Ws, WsMessage>,
+    mut connection: Connection<S>,
+    outbox: &Outbox,
+    peer: SocketAddr,
+) {
     let end = match end {
         End::Drain => {
             // Channels terminate first and finish what they were doing: their last replies still go out.
             let channels = connection.close(TerminateReason::Shutdown);
-            let flushed = drain_channels(&mut sink, &outbox, &mut connection, channels);
+            let flushed = drain_channels(&mut sink, outbox, &mut connection, channels);
             if timeout(CLOSE_TIMEOUT, flushed).await.is_err() {
                 tracing::warn!(%peer, "channels did not end in time during shutdown");
             }
