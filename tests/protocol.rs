@@ -23,14 +23,25 @@ static TERMINATED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 struct UserSocket {
     user: Option<String>,
+    /// What `connect` was told, echoed by the `info` event.
+    info: Value,
 }
 
 impl Socket for UserSocket {
-    async fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
+    async fn connect(params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
         if params.get("reject").is_some() {
             return Err(Refuse);
         }
-        Ok(UserSocket { user: params.get("user").map(str::to_owned) })
+        let info = json!({
+            "peer": info.peer_addr.map(|a| a.ip().to_string()),
+            "uri": info.uri,
+            "user_agent": info.user_agent,
+            "x_headers": info.x_headers,
+            "trace": info.trace_context_headers,
+            "auth_token": info.auth_token,
+            "params": params.as_map(),
+        });
+        Ok(UserSocket { user: params.get("user").map(str::to_owned), info })
     }
 
     fn id(&self) -> Option<String> {
@@ -100,6 +111,7 @@ impl Channel for ProbeChannel {
             }
             "stop_error" => HandleResult::Stop { reason: channels::StopReason::Error("bad".into()), reply: None },
             "assigns" => HandleResult::ok(json!({"user": socket.assigns().user})),
+            "info" => HandleResult::ok(&socket.assigns().info),
             _ => HandleResult::error(json!({"reason": "unhandled event"})),
         }
     }
@@ -523,4 +535,36 @@ async fn shutdown_drains_in_batches_and_completes_in_flight_replies() {
     // One connection per batch, 400 ms apart: the last closes at least 800 ms in (loose bounds, shared machine).
     assert!(closed_after[2] >= Duration::from_millis(750), "{closed_after:?}");
     tokio::time::timeout(Duration::from_secs(10), server.done).await.expect("server stops").unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn connect_sees_params_and_connect_info() {
+    let server = TestServer::start(SocketConfig::default()).await;
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    // Nested params as phoenix.js serializes them: `room[id]=7`, brackets percent-encoded.
+    let url = server.url("vsn=2.0.0&user=ann&room%5Bid%5D=7&room%5Btags%5D%5B%5D=a&room%5Btags%5D%5B%5D=b");
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    let headers = request.headers_mut();
+    headers.insert("user-agent", "probe/1.0".parse().unwrap());
+    headers.insert("x-request-id", "req-1".parse().unwrap());
+    headers.insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse().unwrap());
+    // phoenix.js's `authToken`: base64 (standard alphabet, no padding) behind the bearer prefix.
+    headers.insert("sec-websocket-protocol", "phoenix, base64url.bearer.phx.c2VjcmV0IHRva2Vu".parse().unwrap());
+    let (mut ws, response) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "phoenix");
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::text(r#"["1","1","probe:info","phx_join",{}]"#)).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws.send(Message::text(r#"["1","2","probe:info","info",{}]"#)).await.unwrap();
+    let reply: Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    let info = &reply[4]["response"];
+    assert_eq!(info["peer"], "127.0.0.1");
+    assert!(info["uri"].as_str().unwrap().starts_with("/socket/websocket?vsn=2.0.0&user=ann"), "{info}");
+    assert_eq!(info["user_agent"], "probe/1.0");
+    assert_eq!(info["x_headers"], json!([["x-request-id", "req-1"]]));
+    assert_eq!(info["trace"], json!([["traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]]));
+    assert_eq!(info["auth_token"], "secret token");
+    assert_eq!(info["params"]["room"], json!({"id": "7", "tags": ["a", "b"]}));
+    assert_eq!(info["params"]["user"], "ann");
 }
