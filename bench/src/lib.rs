@@ -7,7 +7,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::net::{TcpSocket, TcpStream};
@@ -38,13 +38,18 @@ pub fn ws_config() -> WebSocketConfig {
 
 /// The 100-byte JSON payload carrying `seq`: `{"s":"000000042","p":"xxx…"}`.
 pub fn payload(seq: u64) -> String {
+    payload_sized(seq, PAYLOAD_LEN)
+}
+
+/// The same JSON payload padded to `len` bytes (at least 20, the payload without padding).
+pub fn payload_sized(seq: u64, len: usize) -> String {
     let head = format!(r#"{{"s":"{seq:09}","p":""#);
-    let pad = PAYLOAD_LEN - head.len() - 2;
-    let mut s = String::with_capacity(PAYLOAD_LEN);
+    let pad = len.saturating_sub(head.len() + 2);
+    let mut s = String::with_capacity(head.len() + pad + 2);
     s.push_str(&head);
     s.extend(std::iter::repeat_n('x', pad));
     s.push_str("\"}");
-    debug_assert_eq!(s.len(), PAYLOAD_LEN);
+    debug_assert!(s.len() == len || len < head.len() + 2);
     s
 }
 
@@ -149,20 +154,37 @@ pub mod sio {
 
 /// Connects to `dst` from `src`:(port chosen at connect time, `IP_BIND_ADDRESS_NO_PORT`), with TCP_NODELAY.
 pub async fn connect_tcp(src: Ipv4Addr, dst: SocketAddr) -> io::Result<TcpStream> {
+    connect_tcp_with(src, dst, false).await
+}
+
+/// The receive buffer (`SO_RCVBUF`, which the kernel doubles) and segment size (`TCP_MAXSEG`) a client asks for
+/// with `small_buffers`.
+pub const SMALL_RCVBUF: u32 = 4 << 10;
+/// See [`SMALL_RCVBUF`].
+pub const SMALL_MSS: u32 = 1 << 10;
+
+/// [`connect_tcp`]; with `small_buffers`, the socket asks for an 8 KiB receive buffer and 1 KiB segments before
+/// connecting. On loopback (64 KiB MTU) the server's send buffer otherwise autotunes to 4 MiB for a client that
+/// does not read; with these, the kernel holds ~110 KiB for it at both ends together.
+pub async fn connect_tcp_with(src: Ipv4Addr, dst: SocketAddr, small_buffers: bool) -> io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
-    let one: libc::c_int = 1;
-    // SAFETY: a valid fd and a c_int option value of the right size.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
+    let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+        // SAFETY: a valid fd and a c_int option value of the right size.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
+    set(libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)?;
+    if small_buffers {
+        socket.set_recv_buffer_size(SMALL_RCVBUF)?;
+        set(libc::IPPROTO_TCP, libc::TCP_MAXSEG, SMALL_MSS as libc::c_int)?;
     }
     socket.bind(SocketAddr::new(src.into(), 0))?;
     let stream = socket.connect(dst).await?;
@@ -358,6 +380,127 @@ impl Shm {
     }
 }
 
+/// What the kernel says about one TCP socket (`sock_diag`, as `ss` reads it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpState {
+    /// `TCP_ESTABLISHED` = 1, `TCP_FIN_WAIT1` = 4, `TCP_CLOSE_WAIT` = 8, … (include/net/tcp_states.h).
+    pub state: u8,
+    /// Bytes received and not yet read by the application.
+    pub rqueue: u32,
+    /// Bytes written by the application and not yet acknowledged by the peer.
+    pub wqueue: u32,
+    /// The socket's inode: 0 once no process holds it (closed by its owner, the kernel finishing it alone).
+    pub inode: u32,
+}
+
+/// `TCP_ESTABLISHED`.
+pub const TCP_ESTABLISHED: u8 = 1;
+
+impl TcpState {
+    /// Whether the process owning this socket has closed or shut it down.
+    pub fn closed_by_owner(&self) -> bool {
+        self.state != TCP_ESTABLISHED || self.inode == 0
+    }
+}
+
+/// Looks up the IPv4 TCP socket whose local address is `local` and peer `peer` (an exact `sock_diag` lookup,
+/// one netlink round trip; no listing of every socket). `Ok(None)` when the kernel has no such socket.
+pub fn tcp_state(local: SocketAddr, peer: SocketAddr) -> io::Result<Option<TcpState>> {
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct SockId {
+        sport: u16,
+        dport: u16,
+        src: [u32; 4],
+        dst: [u32; 4],
+        ifindex: u32,
+        cookie: [u32; 2],
+    }
+    #[repr(C)]
+    struct Req {
+        hdr: libc::nlmsghdr,
+        family: u8,
+        protocol: u8,
+        ext: u8,
+        pad: u8,
+        states: u32,
+        id: SockId,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Msg {
+        family: u8,
+        state: u8,
+        timer: u8,
+        retrans: u8,
+        id: SockId,
+        expires: u32,
+        rqueue: u32,
+        wqueue: u32,
+        uid: u32,
+        inode: u32,
+    }
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    let (SocketAddr::V4(l), SocketAddr::V4(p)) = (local, peer) else {
+        return Err(io::Error::other("IPv4 only"));
+    };
+    let ip = |a: &std::net::SocketAddrV4| u32::from_ne_bytes(a.ip().octets());
+    let req = Req {
+        hdr: libc::nlmsghdr {
+            nlmsg_len: std::mem::size_of::<Req>() as u32,
+            nlmsg_type: SOCK_DIAG_BY_FAMILY,
+            nlmsg_flags: libc::NLM_F_REQUEST as u16,
+            nlmsg_seq: 1,
+            nlmsg_pid: 0,
+        },
+        family: libc::AF_INET as u8,
+        protocol: libc::IPPROTO_TCP as u8,
+        ext: 0,
+        pad: 0,
+        states: !0,
+        id: SockId {
+            sport: l.port().to_be(),
+            dport: p.port().to_be(),
+            src: [ip(&l), 0, 0, 0],
+            dst: [ip(&p), 0, 0, 0],
+            ifindex: 0,
+            cookie: [!0, !0], // INET_DIAG_NOCOOKIE
+        },
+    };
+    // SAFETY: plain socket syscalls on an fd we own, with buffers of the sizes given.
+    unsafe {
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, libc::NETLINK_SOCK_DIAG);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let sent = libc::send(fd.as_raw_fd(), (&req as *const Req).cast(), std::mem::size_of::<Req>(), 0);
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut buf = [0u64; 128];
+        let n = libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), std::mem::size_of_val(&buf), 0);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        let hdr_len = std::mem::size_of::<libc::nlmsghdr>();
+        if n < hdr_len {
+            return Err(io::Error::other("short netlink reply"));
+        }
+        let hdr: libc::nlmsghdr = std::ptr::read_unaligned(buf.as_ptr().cast());
+        if hdr.nlmsg_type == libc::NLMSG_ERROR as u16 {
+            let errno: i32 = std::ptr::read_unaligned(buf.as_ptr().cast::<u8>().add(hdr_len).cast());
+            return if -errno == libc::ENOENT { Ok(None) } else { Err(io::Error::from_raw_os_error(-errno)) };
+        }
+        if hdr.nlmsg_type != SOCK_DIAG_BY_FAMILY || n < hdr_len + std::mem::size_of::<Msg>() {
+            return Err(io::Error::other("unexpected netlink reply"));
+        }
+        let m: Msg = std::ptr::read_unaligned(buf.as_ptr().cast::<u8>().add(hdr_len).cast());
+        Ok(Some(TcpState { state: m.state, rqueue: m.rqueue, wqueue: m.wqueue, inode: m.inode }))
+    }
+}
+
 /// CPU time (user + system) of a process, in seconds, from /proc/PID/stat.
 pub fn proc_cpu_seconds(pid: u32) -> io::Result<f64> {
     proc_cpu_split(pid).map(|(u, s)| u + s)
@@ -397,6 +540,29 @@ mod tests {
         assert_eq!(p.len(), PAYLOAD_LEN);
         assert!(serde_json::from_str::<serde_json::Value>(&p).is_ok());
         assert_eq!(find_seq(&format!("[null,null,\"t\",\"msg\",{p}]")), Some(42));
+    }
+
+    #[test]
+    fn sized_payload_has_its_length() {
+        for len in [100, 1024, 8192] {
+            let p = payload_sized(7, len);
+            assert_eq!(p.len(), len);
+            assert!(serde_json::from_str::<serde_json::Value>(&p).is_ok());
+            assert_eq!(find_seq(&p), Some(7));
+        }
+    }
+
+    #[test]
+    fn tcp_state_sees_the_peer_close() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let (c, s) = (client.local_addr().unwrap(), server.local_addr().unwrap());
+        let server_end = tcp_state(s, c).unwrap().expect("server end");
+        assert!(!server_end.closed_by_owner(), "{server_end:?}");
+        assert_eq!(tcp_state(c, s).unwrap().expect("client end").state, TCP_ESTABLISHED);
+        drop(server);
+        assert!(tcp_state(s, c).unwrap().is_none_or(|t| t.closed_by_owner()));
     }
 
     #[test]

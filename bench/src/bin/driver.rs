@@ -7,9 +7,14 @@
 //! is a failed run and is not in the median.
 //!
 //! Usually started by `bench/run` (which builds everything first). Flags: `--quick` (1 run, short phases),
-//! `--runs N`, `--servers floor,ours,socketio`, `--workloads w1,w2,w3,w4,w5`, `--procs N` (load-generator
-//! processes, default 2), `--update` / `--no-update` (rewrite the results section of BENCHMARKS.md; default: on
+//! `--runs N`, `--servers floor,ours,socketio`, `--workloads w1,w2,w3,w4,w5,w6`, `--procs N` (load-generator
+//! processes, default 2), `--update` / `--no-update` (rewrite the results sections of BENCHMARKS.md; default: on
 //! for full runs, off for `--quick`).
+//!
+//! BENCHMARKS.md has two results sections: W1–W5 with the machine and the issue #10 targets, and W6 (slow
+//! consumer) with the issue #11 targets. A run rewrites only the sections of the workloads it ran, so
+//! `--workloads w6` records W6 and leaves W1–W5 as they were. Likewise a run of a subset of the workloads writes
+//! `bench/results/latest-<workloads>.{md,json}` instead of `latest.*`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -24,6 +29,41 @@ use channels_bench::{
     Histogram, PORT_FLOOR, PORT_OURS, PORT_SOCKETIO, Shm, now_ns, proc_cpu_seconds, proc_cpu_split, proc_rss_kib,
 };
 use serde_json::{Value, json};
+
+/// W6: broadcasts per second (1,000 subscribers: 50,000 deliveries/s, well under what one core serves).
+const W6_RATE: f64 = 50.0;
+/// W6: payload bytes of each broadcast.
+const W6_PAYLOAD: usize = 1 << 10;
+/// W6: length of each phase, full run and `--quick` (the stalled client's queue is full after ~23 s).
+const W6_SECS: f64 = 40.0;
+const W6_SECS_QUICK: f64 = 30.0;
+/// W6: the load generators read in chunks of this many bytes (the servers' 1 KiB would take two reads a frame).
+const W6_READ_BUFFER: usize = 16 << 10;
+/// W6: the frame the servers send for one broadcast, `[null,null,"bench:fanout","msg",{payload}]`, in bytes.
+const W6_FRAME_OVERHEAD: usize = 33;
+/// W6: latencies compared around the drop: broadcasts sent from this long before it …
+const W6_NEAR_BEFORE: f64 = 1.0;
+/// … to this long after it.
+const W6_NEAR_AFTER: f64 = 2.0;
+
+/// One W6 phase's broadcasts: (sent at, s since the phase's start; latency to the last healthy subscriber, ms, NaN
+/// if one missed it).
+type Series = Vec<(f64, f64)>;
+
+/// p99 and max of the latencies of the broadcasts sent in `[from, to)`, with how many there were.
+fn window(series: &Series, from: f64, to: f64) -> (f64, f64, usize) {
+    let mut h = Histogram::default();
+    let mut max: f64 = 0.0;
+    for &(t, l) in series {
+        if t >= from && t < to && !l.is_nan() {
+            h.record((l * 1e6) as u64);
+            max = max.max(l);
+        }
+    }
+    (h.quantile(0.99) as f64 / 1e6, max, h.len() as usize)
+}
+/// W6: frames one connection's queue holds, in ours (`SocketConfig::outbox_capacity`) and in the floor.
+const OUTBOX_FRAMES: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Server {
@@ -85,7 +125,14 @@ struct Cfg {
     w4_secs: f64,
     w5_conns: usize,
     w5_concurrency: usize,
+    w6_subs: usize,
+    w6_rate: f64,
+    w6_payload: usize,
+    w6_secs: f64,
 }
+
+/// Every workload, the default set.
+const WORKLOADS: [&str; 6] = ["w1", "w2", "w3", "w4", "w5", "w6"];
 
 fn parse_cfg() -> Result<Cfg, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -94,7 +141,7 @@ fn parse_cfg() -> Result<Cfg, String> {
         quick,
         runs: if quick { 1 } else { 3 },
         servers: vec![Server::Floor, Server::Ours, Server::SocketIo],
-        workloads: ["w1", "w2", "w3", "w4", "w5"].map(String::from).to_vec(),
+        workloads: WORKLOADS.map(String::from).to_vec(),
         procs: 2,
         update: !quick,
         w1_sizes: vec![1000, 5000, 18000],
@@ -112,6 +159,10 @@ fn parse_cfg() -> Result<Cfg, String> {
         w4_secs: if quick { 3.0 } else { 10.0 },
         w5_conns: 18_000,
         w5_concurrency: 64,
+        w6_subs: 1000,
+        w6_rate: W6_RATE,
+        w6_payload: W6_PAYLOAD,
+        w6_secs: if quick { W6_SECS_QUICK } else { W6_SECS },
     };
     if quick {
         cfg.w1_sizes = vec![1000, 18000];
@@ -215,17 +266,37 @@ impl Loadgens {
 
     /// Waits for a `tag` line from every process.
     fn wait_all(&mut self, tag: &str, limit: Duration) -> Result<Vec<Value>, String> {
+        self.wait_all_sampling(tag, limit, limit, || {})
+    }
+
+    /// Waits for a `tag` line from every process, calling `sample` every `every` meanwhile.
+    fn wait_all_sampling(
+        &mut self,
+        tag: &str,
+        limit: Duration,
+        every: Duration,
+        mut sample: impl FnMut(),
+    ) -> Result<Vec<Value>, String> {
         let deadline = Instant::now() + limit;
+        let mut next_sample = Instant::now() + every;
         let mut got: Vec<Option<Value>> = vec![None; self.children.len()];
         while got.iter().any(Option::is_none) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
+            let now = Instant::now();
+            if now >= next_sample {
+                sample();
+                next_sample = now + every;
+            }
+            let left = deadline.saturating_duration_since(now);
+            if left.is_zero() {
+                return Err(format!("timed out waiting for {tag}"));
+            }
+            match self.rx.recv_timeout(left.min(next_sample.saturating_duration_since(now))) {
                 Ok((i, line)) => {
                     if let Some(rest) = line.strip_prefix(tag) {
                         got[i] = Some(serde_json::from_str(rest.trim()).map_err(|e| format!("bad {tag}: {e}"))?);
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => return Err(format!("timed out waiting for {tag}")),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Err(format!("a load generator died before {tag}")),
             }
         }
@@ -632,6 +703,163 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// W6, one phase on a fresh server: `w6_subs` clients join one topic, one of them publishes `w6_rate`
+    /// broadcasts/s of `w6_payload` bytes for `w6_secs`. Phase A (`stall` false): every client reads. Phase B: one
+    /// client (the first of the second load generator) stops reading right after its join. Keys `w6a_*`/`w6b_*`.
+    fn w6(&mut self, server: Server, label: &str, stall: bool) -> (Result<Figures, String>, Series) {
+        let mut series = Series::new();
+        let r = self.w6_phase(server, label, stall, &mut series);
+        (r, series)
+    }
+
+    fn w6_phase(&mut self, server: Server, label: &str, stall: bool, series: &mut Series) -> Result<Figures, String> {
+        Shm::create(&self.shm_path).map_err(|e| format!("shm: {e}"))?;
+        let k = if stall { "w6b" } else { "w6a" };
+        let srv = self.start_server(server, &format!("{label}-{}", if stall { "b" } else { "a" }))?;
+        let n = self.cfg.w6_subs;
+        let procs = self.cfg.procs.max(2);
+        let healthy = n - usize::from(stall);
+        let parts: Vec<_> = split(n, procs, 1)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (c, o))| {
+                let mut extra: Vec<String> = [
+                    "--shm",
+                    &self.shm_path,
+                    "--total",
+                    &healthy.to_string(),
+                    "--concurrency",
+                    "64",
+                    "--payload",
+                    &self.cfg.w6_payload.to_string(),
+                    "--read-buffer",
+                    &W6_READ_BUFFER.to_string(),
+                ]
+                .map(String::from)
+                .to_vec();
+                if i == 0 {
+                    extra.extend(["--publisher".into(), "--series".into()]);
+                }
+                if i == 1 && stall {
+                    extra.extend(["--stall".into(), "1".into()]);
+                }
+                (c, o, extra)
+            })
+            .collect();
+        let mut lg = self.spawn_loadgens(server, "fanout", &parts);
+        let (secs, rate) = (self.cfg.w6_secs, self.cfg.w6_rate);
+        let result = (|| {
+            let ready = lg.wait_all("READY", Duration::from_secs(120))?;
+            check_setup(&ready, n)?;
+            if sum(&ready, "stalled") != u64::from(stall) {
+                return Err(format!("{} stalled clients, not {}", sum(&ready, "stalled"), u64::from(stall)));
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            let rss0 = srv.rss();
+            let snap = Snap::take(&srv, &lg);
+            let mut rss_peak = rss0;
+            lg.send_all(&format!("GO {secs} open:{rate}"));
+            let done = lg.wait_all_sampling("DONE", Duration::from_secs_f64(secs + 60.0), Duration::from_millis(100), || {
+                rss_peak = rss_peak.max(srv.rss())
+            })?;
+            let mut f = Figures::new();
+            let cpu = snap.record(&srv, &lg, k, &mut f);
+            let rss1 = srv.rss();
+            rss_peak = rss_peak.max(rss1);
+            // The publisher's report (the other processes answer GO at once, with nothing).
+            let d = done.iter().find(|d| d.get("published").is_some()).ok_or("no publisher report")?;
+            let (published, expected, received) =
+                (json_u64(d, "published"), json_u64(d, "expected"), json_u64(d, "received"));
+            let t_start = json_u64(d, "t_start");
+            let wall = (json_u64(d, "t_end") - t_start) as f64 / 1e9;
+            let hist = Histogram::from_json(&d["hist"]);
+            let (sent, lat) = (d["sent_us"].as_array(), d["latency_us"].as_array());
+            for (t, l) in sent.into_iter().flatten().zip(lat.into_iter().flatten()) {
+                let l = l.as_i64().unwrap_or(-1);
+                series.push((t.as_u64().unwrap_or(0) as f64 / 1e6, if l < 0 { f64::NAN } else { l as f64 / 1e3 }));
+            }
+            f.insert(format!("{k}_published"), published as f64);
+            f.insert(format!("{k}_expected"), expected as f64);
+            f.insert(format!("{k}_received"), received as f64);
+            f.insert(format!("{k}_lost"), expected.saturating_sub(received) as f64);
+            f.insert(format!("{k}_wall"), wall);
+            f.insert(format!("{k}_cpu_pct"), 100.0 * cpu / wall);
+            f.insert(format!("{k}_p50_ms"), hist.quantile(0.5) as f64 / 1e6);
+            f.insert(format!("{k}_p99_ms"), hist.quantile(0.99) as f64 / 1e6);
+            f.insert(format!("{k}_max_ms"), hist.quantile(1.0) as f64 / 1e6);
+            f.insert(format!("{k}_rss0_mib"), rss0 as f64 / 1024.0);
+            f.insert(format!("{k}_rss_growth_mib"), (rss1 as f64 - rss0 as f64) / 1024.0);
+            f.insert(format!("{k}_rss_peak_growth_mib"), (rss_peak as f64 - rss0 as f64) / 1024.0);
+            // The stalled client's account: when the server closed its end, what it had buffered for it.
+            lg.send_all("STALL");
+            let stalled = lg.wait_all("STALLED", Duration::from_secs(60))?;
+            let reports: Vec<&Value> = stalled.iter().flat_map(|s| s["stalled"].as_array().into_iter().flatten()).collect();
+            if stall {
+                let r = reports.first().ok_or("no report from the stalled client")?;
+                let closed_at = json_u64(r, "closed_at");
+                let dropped = closed_at > 0;
+                f.insert("w6b_dropped".into(), f64::from(u8::from(dropped)));
+                if dropped {
+                    let after = closed_at.saturating_sub(t_start) as f64 / 1e9;
+                    f.insert("w6b_drop_s".into(), after);
+                    f.insert("w6b_drop_broadcasts".into(), (after * rate).min(published as f64));
+                }
+                f.insert("w6b_stalled_msgs".into(), json_u64(r, "msgs_read") as f64);
+                f.insert("w6b_server_wqueue_kib".into(), json_u64(r, "server_wqueue_max") as f64 / 1024.0);
+                f.insert("w6b_client_rqueue_kib".into(), json_u64(r, "client_rqueue_max") as f64 / 1024.0);
+                eprintln!(
+                    "  {} w6b: stalled client {}; it then read {} messages, {} bytes; stream: {}; server send queue \
+                     ≤ {} B, its receive queue ≤ {} B; probe errors {}; heartbeat error {}",
+                    server.name(),
+                    if dropped {
+                        format!("closed by the server {:.2} s into the phase", closed_at.saturating_sub(t_start) as f64 / 1e9)
+                    } else {
+                        "never closed by the server".to_owned()
+                    },
+                    r["msgs_read"],
+                    r["bytes_read"],
+                    r["end"].as_str().unwrap_or("?"),
+                    r["server_wqueue_max"],
+                    r["client_rqueue_max"],
+                    r["probe_errors"],
+                    r["write_error"],
+                );
+            }
+            if received != expected || published == 0 {
+                return Err(format!("{received} of {expected} deliveries to the healthy clients ({published} broadcasts)"));
+            }
+            Ok(f)
+        })();
+        lg.exit();
+        srv.stop();
+        let _ = std::fs::remove_file(&self.shm_path);
+        result
+    }
+}
+
+/// W6, one run's A and B compared: p99(B)/p99(A), and both phases' latencies split at the moment B's stalled
+/// client was dropped (or at 2/3 of the phase if it was not): before, after, and right around it.
+fn w6_compare(a: &mut Figures, b: &mut Figures, series_a: &Series, series_b: &Series, secs: f64) {
+    if let (Some(pa), Some(pb)) = (a.get("w6a_p99_ms"), b.get("w6b_p99_ms")) {
+        b.insert("w6b_p99_ratio".into(), pb / pa);
+    }
+    let at = b.get("w6b_drop_s").copied().unwrap_or(secs * 2.0 / 3.0);
+    for (k, f, series) in [("w6a", a, series_a), ("w6b", b, series_b)] {
+        if series.is_empty() {
+            continue;
+        }
+        let (pre, _, _) = window(series, 0.0, at);
+        let (post, _, n) = window(series, at, f64::INFINITY);
+        let (_, near, _) = window(series, at - W6_NEAR_BEFORE, at + W6_NEAR_AFTER);
+        f.insert(format!("{k}_p99_pre_ms"), pre);
+        if n > 0 {
+            f.insert(format!("{k}_p99_post_ms"), post);
+        }
+        f.insert(format!("{k}_max_near_ms"), near);
+    }
+}
+
 /// Every run's figures, by server.
 #[derive(Default)]
 struct Results {
@@ -667,6 +895,11 @@ impl Results {
 
     fn median(&self, server: Server, key: &str) -> Option<f64> {
         self.stat(server, key).map(|s| s.0)
+    }
+
+    /// Every successful run's value of a figure.
+    fn values(&self, server: Server, key: &str) -> Vec<f64> {
+        self.figures.get(&(server, key.to_owned())).cloned().unwrap_or_default()
     }
 
     fn to_json(&self) -> Value {
@@ -786,7 +1019,15 @@ fn targets(r: &Results) -> Vec<(String, String, String, Option<bool>)> {
     t
 }
 
-fn markdown(cfg: &Cfg, r: &Results, info: &[(String, String)], command: &str, elapsed: Duration) -> String {
+/// The results as markdown: the W1–W5 section (with the machine and the issue #10 targets) if the run had any of
+/// W1–W5, and the W6 section (with the issue #11 targets) if it had W6.
+fn markdown(
+    cfg: &Cfg,
+    r: &Results,
+    info: &[(String, String)],
+    command: &str,
+    elapsed: Duration,
+) -> (Option<String>, Option<String>) {
     let servers = &cfg.servers;
     let mut s = String::new();
     let date = Command::new("date")
@@ -794,14 +1035,15 @@ fn markdown(cfg: &Cfg, r: &Results, info: &[(String, String)], command: &str, el
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    s.push_str(&format!(
+    let run_line = format!(
         "Run of {date}: `{command}` ({} run{} per figure, {:.0} s in all). Cells: median (min–max) over the runs; \
-         a failed run (lost a message or a connection) is named and left out of the median.\n\n",
+         a failed run (lost a message or a connection) is named and left out of the median.",
         cfg.runs,
         if cfg.runs == 1 { "" } else { "s" },
         elapsed.as_secs_f64()
-    ));
-    s.push_str("| machine | |\n|---|---|\n");
+    );
+    s.push_str(&run_line);
+    s.push_str("\n\n| machine | |\n|---|---|\n");
     for (k, v) in info {
         s.push_str(&format!("| {k} | {v} |\n"));
     }
@@ -948,16 +1190,130 @@ fn markdown(cfg: &Cfg, r: &Results, info: &[(String, String)], command: &str, el
         }
         s.push('\n');
     }
-    s
+    let main = cfg.workloads.iter().any(|w| WORKLOADS[..5].contains(&w.as_str())).then_some(s);
+    if !has("w6") {
+        return (main, None);
+    }
+    let mut s = String::new();
+    let info_of = |k: &str| info.iter().find(|(n, _)| n == k).map_or("", |(_, v)| v.as_str());
+    s.push_str(&format!(
+        "{run_line} Machine: {} cores, kernel {}, load average at the start {}.\n\n",
+        info_of("cores"),
+        info_of("kernel"),
+        info_of("load average at start")
+    ));
+    s.push_str(&format!(
+        "**W6 — one slow consumer among {} subscribers** (one topic; {} broadcasts/s of {} B for {} s; latency = \
+         publish → last healthy subscriber). A: every client reads. B, on a fresh server: one client stops reading \
+         right after its join and never reads again (socket open, heartbeats still sent; it asked for an 8 KiB \
+         receive buffer and 1 KiB segments, so the kernel holds ~110 KiB for it, not 4 MiB). Its drop is when the \
+         server closed its end of the connection, seen through `sock_diag`.\n\n",
+        cfg.w6_subs, cfg.w6_rate, cfg.w6_payload, cfg.w6_secs
+    ));
+    header(&mut s, "");
+    rows(&mut s, "w6a", &[
+        ("A: p50 publish→last, ms", "w6a_p50_ms".into()),
+        ("A: p99 publish→last, ms", "w6a_p99_ms".into()),
+        ("A: max publish→last, ms", "w6a_max_ms".into()),
+        ("A: p99 of broadcasts sent before / after B's drop time, ms", "w6a_p99_pre_ms/w6a_p99_post_ms".into()),
+        ("A: max of those sent from 1 s before to 2 s after it, ms", "w6a_max_near_ms".into()),
+        ("A: deliveries expected / received", "w6a_expected/w6a_received".into()),
+        ("A: server RSS before, MiB", "w6a_rss0_mib".into()),
+        ("A: server RSS growth at the end / at the peak, MiB", "w6a_rss_growth_mib/w6a_rss_peak_growth_mib".into()),
+        ("A: server CPU %", "w6a_cpu_pct".into()),
+        ("A: load generators CPU s", "w6a_lg_cpu".into()),
+        ("A: loopback drops / TCP retransmits", "w6a_drops/w6a_retrans".into()),
+    ]);
+    rows(&mut s, "w6b", &[
+        ("B: p50 publish→last healthy, ms", "w6b_p50_ms".into()),
+        ("B: p99 publish→last healthy, ms", "w6b_p99_ms".into()),
+        ("B: max publish→last healthy, ms", "w6b_max_ms".into()),
+        ("B: p99(B) / p99(A), per run", "w6b_p99_ratio".into()),
+        ("B: p99 of broadcasts sent before / after the drop, ms", "w6b_p99_pre_ms/w6b_p99_post_ms".into()),
+        ("B: max of those sent from 1 s before to 2 s after it, ms", "w6b_max_near_ms".into()),
+        ("B: healthy deliveries expected / received", "w6b_expected/w6b_received".into()),
+        ("B: server RSS before, MiB", "w6b_rss0_mib".into()),
+        ("B: server RSS growth at the end / at the peak, MiB", "w6b_rss_growth_mib/w6b_rss_peak_growth_mib".into()),
+        ("B: stalled client closed by the server (1 = yes)", "w6b_dropped".into()),
+        ("B: … closed after, s / broadcasts sent by then", "w6b_drop_s/w6b_drop_broadcasts".into()),
+        ("B: … messages it could still read afterwards", "w6b_stalled_msgs".into()),
+        ("B: … bytes in the server's socket / in its own, KiB (max)", "w6b_server_wqueue_kib/w6b_client_rqueue_kib".into()),
+        ("B: server CPU %", "w6b_cpu_pct".into()),
+        ("B: load generators CPU s", "w6b_lg_cpu".into()),
+        ("B: loopback drops / TCP retransmits", "w6b_drops/w6b_retrans".into()),
+    ]);
+    s.push('\n');
+    if cfg.servers.contains(&Server::Ours) {
+        s.push_str("**Targets of issue #11** (ours, from the medians)\n\n");
+        s.push_str("| target | measured | goal | |\n|---|---:|---|---|\n");
+        for (name, measured, goal, pass) in targets_w6(cfg, r) {
+            let verdict = match pass {
+                Some(true) => "pass",
+                Some(false) => "**MISS**",
+                None => "not measured",
+            };
+            s.push_str(&format!("| {name} | {measured} | {goal} | {verdict} |\n"));
+        }
+        s.push('\n');
+    }
+    (main, Some(s))
+}
+
+/// Pass/miss of the slow-consumer targets of issue #11 (W6), for ours, from the medians.
+fn targets_w6(cfg: &Cfg, r: &Results) -> Vec<(String, String, String, Option<bool>)> {
+    use Server::Ours;
+    let m = |k: &str| r.median(Ours, k);
+    let failed = |w: &str| r.failures.get(&(Ours, w.to_owned())).map_or(0, Vec::len);
+    let mut t = Vec::new();
+    let lost = r.values(Ours, "w6b_lost");
+    let runs = lost.len() + failed("w6b");
+    t.push((
+        format!("W6 lost deliveries to the {} healthy clients, with one stalled", cfg.w6_subs - 1),
+        if runs == 0 { "—".into() } else { format!("{} in {runs} run{}", fmt_num(lost.iter().sum::<f64>()), if runs == 1 { "" } else { "s" }) },
+        "0 (every run)".into(),
+        (runs > 0).then(|| failed("w6b") == 0 && lost.iter().all(|&l| l == 0.0)),
+    ));
+    let dropped = r.values(Ours, "w6b_dropped");
+    let when = m("w6b_drop_s").map_or(String::new(), |s| format!(", after {s:.1} s"));
+    t.push((
+        "W6 stalled client disconnected by the server".into(),
+        if dropped.is_empty() {
+            "—".into()
+        } else {
+            format!("{} of {} runs{when}", dropped.iter().filter(|&&d| d > 0.0).count(), dropped.len())
+        },
+        "every run".into(),
+        (!dropped.is_empty()).then(|| dropped.iter().all(|&d| d > 0.0)),
+    ));
+    let (a, b) = (m("w6a_p99_ms"), m("w6b_p99_ms"));
+    t.push((
+        "W6 p99 publish→last healthy subscriber, stalled (B) vs not (A)".into(),
+        a.zip(b).map_or("—".into(), |(a, b)| format!("{b:.1} vs {a:.1} ms ({:.2}×)", b / a)),
+        "B ≤ 1.2 × A + 5 ms".into(),
+        a.zip(b).map(|(a, b)| b <= 1.2 * a + 5.0),
+    ));
+    let bound = (OUTBOX_FRAMES * (cfg.w6_payload + W6_FRAME_OVERHEAD)) as f64 / (1 << 20) as f64;
+    let (ga, gb) = (m("w6a_rss_peak_growth_mib"), m("w6b_rss_peak_growth_mib"));
+    t.push((
+        "W6 server memory: peak RSS growth, stalled (B) vs not (A)".into(),
+        ga.zip(gb).map_or("—".into(), |(a, b)| format!("{b:.1} vs {a:.1} MiB")),
+        format!("B ≤ A + 2 × one full queue ({OUTBOX_FRAMES} frames = {bound:.1} MiB)"),
+        ga.zip(gb).map(|(a, b)| b <= a + 2.0 * bound),
+    ));
+    t
 }
 
 const BEGIN: &str = "<!-- results:begin -->";
 const END: &str = "<!-- results:end -->";
+const BEGIN_W6: &str = "<!-- results-w6:begin -->";
+const END_W6: &str = "<!-- results-w6:end -->";
 
-fn update_doc(path: &Path, table: &str) -> std::io::Result<bool> {
+/// Replaces what is between `begin` and `end` in the file with `table`; false if the markers are missing.
+fn update_doc(path: &Path, begin: &str, end: &str, table: &str) -> std::io::Result<bool> {
     let doc = std::fs::read_to_string(path)?;
-    let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else { return Ok(false) };
-    let new = format!("{}{BEGIN}\n{table}{}", &doc[..b], &doc[e..]);
+    let Some(b) = doc.find(begin) else { return Ok(false) };
+    let Some(e) = doc[b..].find(end).map(|e| b + e) else { return Ok(false) };
+    let new = format!("{}{begin}\n{table}{}", &doc[..b], &doc[e..]);
     std::fs::write(path, new)?;
     Ok(true)
 }
@@ -1012,17 +1368,34 @@ fn main() {
                         let r = d.w5(server, &label);
                         results.add(server, "w5", r);
                     }
+                    "w6" => {
+                        let (mut a, series_a) = d.w6(server, &label, false);
+                        let (mut b, series_b) = d.w6(server, &label, true);
+                        if let (Ok(a), Ok(b)) = (&mut a, &mut b) {
+                            w6_compare(a, b, &series_a, &series_b, cfg.w6_secs);
+                        }
+                        let log = d.paths.logs.join(format!("{}-{label}-series.json", server.name()));
+                        let _ = std::fs::write(log, json!({"a": series_a, "b": series_b}).to_string());
+                        results.add(server, "w6a", a);
+                        results.add(server, "w6b", b);
+                    }
                     other => eprintln!("driver: unknown workload {other}"),
                 }
             }
         }
     }
     let _ = t_start;
-    let table = markdown(&cfg, &results, &info, &command, started.elapsed());
+    let (main_table, w6_table) = markdown(&cfg, &results, &info, &command, started.elapsed());
+    let table = format!("{}{}", main_table.as_deref().unwrap_or(""), w6_table.as_deref().unwrap_or(""));
     println!("{table}");
     let out = d.paths.bench.join("results");
     let _ = std::fs::create_dir_all(&out);
-    let name = if cfg.quick { "quick" } else { "latest" };
+    let all = WORKLOADS.iter().all(|w| cfg.workloads.iter().any(|x| x == w));
+    let name = match (cfg.quick, all) {
+        (true, true) => "quick".to_owned(),
+        (false, true) => "latest".to_owned(),
+        (quick, false) => format!("{}-{}", if quick { "quick" } else { "latest" }, cfg.workloads.join(",")),
+    };
     let _ = std::fs::write(out.join(format!("{name}.md")), &table);
     let _ = std::fs::write(
         out.join(format!("{name}.json")),
@@ -1031,10 +1404,13 @@ fn main() {
     );
     if cfg.update {
         let doc = d.paths.bench.join("../BENCHMARKS.md");
-        match update_doc(&doc, &table) {
-            Ok(true) => eprintln!("driver: updated {}", doc.display()),
-            Ok(false) => eprintln!("driver: {} has no {BEGIN} … {END} section; not updated", doc.display()),
-            Err(e) => eprintln!("driver: cannot update {}: {e}", doc.display()),
+        for (table, begin, end) in [(main_table, BEGIN, END), (w6_table, BEGIN_W6, END_W6)] {
+            let Some(table) = table else { continue };
+            match update_doc(&doc, begin, end, &table) {
+                Ok(true) => eprintln!("driver: updated {} ({begin})", doc.display()),
+                Ok(false) => eprintln!("driver: {} has no {begin} … {end} section; not updated", doc.display()),
+                Err(e) => eprintln!("driver: cannot update {}: {e}", doc.display()),
+            }
         }
     }
     eprintln!("driver: wrote {}", out.join(format!("{name}.md")).display());

@@ -3,38 +3,41 @@
 //! Phoenix V2 for the load generator: `phx_join` (subscribe, reply ok), `broadcast` (encode `msg` once, same bytes
 //! to every subscriber), `ping` (reply ok with the payload), `heartbeat` (reply ok). No HTTP router, no channel
 //! tasks: one task per connection with a bounded queue (1024 frames, a full queue drops the client, as ours),
-//! writes coalesced and flushed once.
+//! writes coalesced and flushed once. Dropping costs nothing while nobody is slow: the broadcaster that finds a
+//! queue full shuts the client's socket down (`shutdown(2)`), which fails the connection task's blocked write; the
+//! task then unsubscribes and closes the socket.
 //!
 //! `floor [PORT]` (default 4101).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 const OUTBOX: usize = 1024;
 
 type Tx = mpsc::Sender<Utf8Bytes>;
-/// Subscribers by topic: (connection id, its outbound queue).
-type Topics = HashMap<Box<str>, Vec<(u64, Tx)>>;
+/// Subscribers by topic: (connection's socket, its outbound queue). The socket doubles as the connection's id: a
+/// connection unsubscribes before it closes its socket, so no two entries ever hold the same open fd.
+type Topics = HashMap<Box<str>, Vec<(RawFd, Tx)>>;
 
 #[derive(Default)]
 struct Registry {
     topics: Mutex<Topics>,
-    next_id: AtomicU64,
 }
 
 impl Registry {
-    fn subscribe(&self, topic: &str, id: u64, tx: Tx) {
+    fn subscribe(&self, topic: &str, id: RawFd, tx: Tx) {
         self.topics.lock().unwrap().entry(topic.into()).or_default().push((id, tx));
     }
 
-    fn unsubscribe(&self, topic: &str, id: u64) {
+    fn unsubscribe(&self, topic: &str, id: RawFd) {
         let mut topics = self.topics.lock().unwrap();
         if let Some(subs) = topics.get_mut(topic) {
             subs.retain(|(i, _)| *i != id);
@@ -46,9 +49,13 @@ impl Registry {
 
     fn broadcast(&self, topic: &str, frame: Utf8Bytes) {
         let topics = self.topics.lock().unwrap();
-        for (_, tx) in topics.get(topic).into_iter().flatten() {
-            // Full: a slow client; its frames are dropped (the load generator counts them as lost).
-            let _ = tx.try_send(frame.clone());
+        for (fd, tx) in topics.get(topic).into_iter().flatten() {
+            if let Err(TrySendError::Full(_)) = tx.try_send(frame.clone()) {
+                // A client that does not keep up: drop it. Its task is blocked writing to the full socket; the
+                // shutdown fails that write, and the task unsubscribes (under this lock) before it closes the fd.
+                // SAFETY: the fd is open: its connection is still subscribed, and we hold the registry lock.
+                unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
+            }
         }
     }
 }
@@ -64,7 +71,7 @@ async fn serve(stream: TcpStream, registry: Arc<Registry>) {
     else {
         return;
     };
-    let id = registry.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = ws.get_ref().as_raw_fd();
     let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(OUTBOX);
     let mut topics: Vec<Box<str>> = Vec::new();
     loop {

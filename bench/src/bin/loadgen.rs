@@ -13,6 +13,13 @@
 //! `--members` members, each room chats with `<param>` messages in flight; a message is done when every member
 //! received it), `rr` (W4: every connection sends `ping` and waits for the reply, repeatedly).
 //!
+//! W6 (slow consumer) is `fanout` with `--payload <bytes>`, `--read-buffer <bytes>` (the client's WebSocket read
+//! chunk; default 1 KiB, the servers' setting), `--series` (the publisher also reports every broadcast's send
+//! time and latency) and `--stall <n>`: this process's first `n` connections ask for small TCP buffers, stop reading
+//! right after their join (they keep their socket open and keep sending heartbeats), and watch their server-side
+//! socket through `sock_diag` to see when the server closes it. `STALL` makes them read what is left and prints
+//! `STALLED {json}` (every fanout process answers, with an empty list if it has none).
+//!
 //! Both protocols are spoken over raw frames: Phoenix V2 JSON arrays (`--proto phoenix`) and Engine.IO v4 /
 //! Socket.IO v5 (`--proto sio`). Heartbeats are sent every 30 s (Phoenix) and Engine.IO pings answered (sio).
 
@@ -22,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use channels_bench::{Histogram, Proto, Shm, connect_tcp, find_seq, now_ns, payload, phx, sio};
+use channels_bench::{Histogram, Proto, Shm, connect_tcp_with, find_seq, now_ns, payload, payload_sized, phx, sio, tcp_state};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -54,6 +61,10 @@ struct Args {
     publisher: bool,
     members: usize,
     max_secs: u64,
+    series: bool,
+    payload_len: usize,
+    read_buffer: usize,
+    stall: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -70,11 +81,19 @@ fn parse_args() -> Result<Args, String> {
         publisher: false,
         members: 10,
         max_secs: 900,
+        series: false,
+        payload_len: channels_bench::PAYLOAD_LEN,
+        read_buffer: 1 << 10,
+        stall: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--publisher" {
             a.publisher = true;
+            continue;
+        }
+        if flag == "--series" {
+            a.series = true;
             continue;
         }
         let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -91,6 +110,9 @@ fn parse_args() -> Result<Args, String> {
             "--total" => a.total = num(&v)?,
             "--members" => a.members = num(&v)?.max(1) as usize,
             "--max-secs" => a.max_secs = num(&v)?,
+            "--payload" => a.payload_len = num(&v)? as usize,
+            "--read-buffer" => a.read_buffer = num(&v)?.max(64) as usize,
+            "--stall" => a.stall = num(&v)? as usize,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -111,6 +133,7 @@ struct Framer {
     proto: Proto,
     topic: String,
     next_ref: u64,
+    payload_len: usize,
 }
 
 /// What a received frame is, for the workloads.
@@ -182,12 +205,13 @@ impl Framer {
     }
 
     fn broadcast_frame(&mut self, seq: u64) -> String {
+        let payload = payload_sized(seq, self.payload_len);
         match self.proto {
             Proto::Phoenix => {
                 self.next_ref += 1;
-                phx::push(1, self.next_ref, &self.topic, "broadcast", &payload(seq))
+                phx::push(1, self.next_ref, &self.topic, "broadcast", &payload)
             }
-            Proto::SocketIo => sio::broadcast(&payload(seq)),
+            Proto::SocketIo => sio::broadcast(&payload),
         }
     }
 
@@ -200,12 +224,11 @@ impl Framer {
     }
 }
 
-/// Connects and joins `topic`.
-async fn connect_join(args: &Args, topic: String) -> Result<Conn, BoxError> {
-    let tcp = connect_tcp(args.src, args.addr).await?;
-    let (mut ws, _) =
-        tokio_tungstenite::client_async_with_config(args.proto.url(args.addr), tcp, Some(channels_bench::ws_config()))
-            .await?;
+/// Connects and joins `topic`; a `stalled` connection asks for small TCP buffers (see `connect_tcp_with`).
+async fn connect_join(args: &Args, topic: String, stalled: bool) -> Result<Conn, BoxError> {
+    let tcp = connect_tcp_with(args.src, args.addr, stalled).await?;
+    let config = channels_bench::ws_config().read_buffer_size(args.read_buffer);
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(args.proto.url(args.addr), tcp, Some(config)).await?;
     match args.proto {
         Proto::Phoenix => {
             send(&mut ws, phx::join(1, &topic)).await?;
@@ -243,7 +266,7 @@ async fn connect_join(args: &Args, topic: String) -> Result<Conn, BoxError> {
             }
         }
     }
-    Ok(Conn { ws, f: Framer { proto: args.proto, topic, next_ref: 1 } })
+    Ok(Conn { ws, f: Framer { proto: args.proto, topic, next_ref: 1, payload_len: args.payload_len } })
 }
 
 /// Connects and joins `n` connections, at most `args.concurrency` at once, handing each to `each` as soon as it
@@ -263,7 +286,7 @@ async fn connect_many(
             let topic = topic(i);
             async move {
                 let start = now_ns();
-                let r = timeout(CONNECT_TIMEOUT, connect_join(args, topic)).await;
+                let r = timeout(CONNECT_TIMEOUT, connect_join(args, topic, i < args.stall)).await;
                 (i, start, now_ns(), r)
             }
         })
@@ -327,6 +350,78 @@ async fn hold(mut conn: Conn, shm: Option<Arc<Shm>>, mut publish: Option<mpsc::R
     }
 }
 
+/// How often a stalled connection looks at its server-side socket.
+const STALL_PROBE: Duration = Duration::from_millis(50);
+/// How long the final read of a stalled connection waits for more data before calling it still open.
+const STALL_DRAIN_IDLE: Duration = Duration::from_secs(2);
+
+/// W6's stalled client: joined, then never reads again (its receive buffer fills, then the server's send buffer,
+/// then whatever the server queues for it). It still sends heartbeats, so no idle timeout ends it, until it sees
+/// its server-side socket closed. Every `STALL_PROBE` it looks up both ends of its TCP connection (`sock_diag`):
+/// the moment the server's end stops being an established socket held by the server process is when the server
+/// dropped it. Asked for its report, it reads everything left and says how the stream ended.
+async fn stalled(mut conn: Conn, mut ask: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<serde_json::Value>>) {
+    let tcp = conn.ws.get_ref();
+    let (local, peer) = (tcp.local_addr().ok(), tcp.peer_addr().ok());
+    let mut hb = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut probe = tokio::time::interval(STALL_PROBE);
+    probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (mut closed_at, mut server_wqueue_max, mut client_rqueue_max, mut probe_errors) = (0u64, 0u32, 0u32, 0u64);
+    let mut server_state = None;
+    let mut write_error = None;
+    let reply = loop {
+        tokio::select! {
+            r = ask.recv() => match r {
+                Some(reply) => break reply,
+                None => return,
+            },
+            _ = probe.tick(), if closed_at == 0 => {
+                let (Some(local), Some(peer)) = (local, peer) else { continue };
+                match tcp_state(peer, local) {
+                    Ok(Some(s)) if !s.closed_by_owner() => server_wqueue_max = server_wqueue_max.max(s.wqueue),
+                    Ok(s) => {
+                        closed_at = now_ns();
+                        server_state = s.map(|s| s.state);
+                    }
+                    Err(_) => probe_errors += 1,
+                }
+                if let Ok(Some(c)) = tcp_state(local, peer) {
+                    client_rqueue_max = client_rqueue_max.max(c.rqueue);
+                }
+            }
+            _ = hb.tick(), if closed_at == 0 && write_error.is_none() => {
+                if let Some(frame) = conn.f.heartbeat() && let Err(e) = send(&mut conn.ws, frame).await {
+                    write_error = Some(e.to_string());
+                }
+            }
+        }
+    };
+    // The rest of the stream: what the server had queued before it closed, then how the stream ends.
+    let (mut msgs, mut bytes) = (0u64, 0u64);
+    let end = loop {
+        match timeout(STALL_DRAIN_IDLE, conn.ws.next()).await {
+            Err(_) => break "still open (no data for 2 s)".to_owned(),
+            Ok(None) => break "end of stream".to_owned(),
+            Ok(Some(Ok(Message::Text(t)))) => {
+                bytes += t.len() as u64;
+                if matches!(classify(conn.f.proto, &t), In::Msg(_)) {
+                    msgs += 1;
+                }
+            }
+            Ok(Some(Ok(Message::Close(f)))) => {
+                break format!("close frame {}", f.map_or("without code".to_owned(), |f| u16::from(f.code).to_string()));
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => break format!("{e}"),
+        }
+    };
+    let _ = reply.send(json!({
+        "closed_at": closed_at, "server_state_after": server_state, "server_wqueue_max": server_wqueue_max,
+        "client_rqueue_max": client_rqueue_max, "probe_errors": probe_errors, "write_error": write_error,
+        "msgs_read": msgs, "bytes_read": bytes, "end": end,
+    }));
+}
+
 /// A phase: its length and workload parameter.
 #[derive(Clone, Copy, Debug)]
 struct Phase {
@@ -353,7 +448,9 @@ fn emit(tag: &str, v: serde_json::Value) {
 
 /// The fan-out publisher: closed loop (at most `window` broadcasts not yet received by every subscriber) or open
 /// loop (`rate` per second), then waits for every broadcast to reach every subscriber.
-async fn publish_phase(shm: &Shm, tx: &mpsc::Sender<u64>, total: u64, phase: Phase) -> serde_json::Value {
+/// With `series`, the report also has every broadcast's publish time (µs since the phase's start) and latency to
+/// the last subscriber (µs, -1 if some subscriber missed it).
+async fn publish_phase(shm: &Shm, tx: &mpsc::Sender<u64>, total: u64, phase: Phase, series: bool) -> serde_json::Value {
     shm.reset();
     let start = now_ns();
     let started = Instant::now();
@@ -403,19 +500,31 @@ async fn publish_phase(shm: &Shm, tx: &mpsc::Sender<u64>, total: u64, phase: Pha
     let end = now_ns();
     let mut received = 0;
     let mut hist = Histogram::default();
+    let (mut sent_at, mut latency) = (Vec::new(), Vec::new());
     for s in 0..seq {
         let c = shm.count(s).load(Ordering::Acquire);
         received += c;
-        if c >= total {
-            hist.record(shm.last(s).load(Ordering::Relaxed).saturating_sub(shm.published(s).load(Ordering::Relaxed)));
+        let published = shm.published(s).load(Ordering::Relaxed);
+        let lat = (c >= total).then(|| shm.last(s).load(Ordering::Relaxed).saturating_sub(published));
+        if let Some(l) = lat {
+            hist.record(l);
+        }
+        if series {
+            sent_at.push(published.saturating_sub(start) / 1000);
+            latency.push(lat.map_or(-1, |l| (l / 1000) as i64));
         }
     }
-    json!({
+    let mut report = json!({
         "published": seq, "complete": done, "subscribers": total,
         "expected": seq * total, "received": received,
         "t_start": start, "t_publish_end": publish_end, "t_end": end,
         "hist": hist.to_json(),
-    })
+    });
+    if series {
+        report["sent_us"] = json!(sent_at);
+        report["latency_us"] = json!(latency);
+    }
+    report
 }
 
 struct RoomResult {
@@ -611,18 +720,40 @@ async fn run(args: Args) -> Result<(), BoxError> {
             let shm = Arc::new(Shm::open(a.shm.as_deref().ok_or("--shm is needed")?)?);
             let (tx, rx) = mpsc::channel::<u64>(16);
             let mut rx = a.publisher.then_some(rx);
-            let r = connect_many(a, a.conns, |_| "bench:fanout".to_owned(), |_, c| {
-                tokio::spawn(hold(c, Some(shm.clone()), rx.take()));
+            let mut stalls = Vec::new();
+            let r = connect_many(a, a.conns, |_| "bench:fanout".to_owned(), |i, c| {
+                if i < a.stall {
+                    let (ask, asked) = mpsc::unbounded_channel();
+                    stalls.push(ask);
+                    tokio::spawn(stalled(c, asked));
+                } else {
+                    tokio::spawn(hold(c, Some(shm.clone()), rx.take()));
+                }
             })
             .await;
-            emit("READY", setup_json(&r));
+            let mut ready = setup_json(&r);
+            ready["stalled"] = json!(stalls.len());
+            emit("READY", ready);
             while let Some(line) = lines.next_line().await? {
                 if line.starts_with("EXIT") {
                     break;
                 }
+                if line.starts_with("STALL") {
+                    let mut reports = Vec::new();
+                    for ask in &stalls {
+                        let (reply, report) = tokio::sync::oneshot::channel();
+                        if ask.send(reply).is_ok()
+                            && let Ok(r) = report.await
+                        {
+                            reports.push(r);
+                        }
+                    }
+                    emit("STALLED", json!({"stalled": reports}));
+                    continue;
+                }
                 let Some(phase) = parse_go(&line) else { continue };
                 if a.publisher {
-                    emit("DONE", publish_phase(&shm, &tx, a.total, phase).await);
+                    emit("DONE", publish_phase(&shm, &tx, a.total, phase, a.series).await);
                 } else {
                     emit("DONE", json!({}));
                 }
