@@ -1292,13 +1292,17 @@ fn targets_w6(cfg: &Cfg, r: &Results) -> Vec<(String, String, String, Option<boo
         "B ≤ 1.2 × A + 5 ms".into(),
         a.zip(b).map(|(a, b)| b <= 1.2 * a + 5.0),
     ));
+    // Bounded: what the server held for the stalled client is given back once it is dropped. (The peak, one full
+    // queue plus heap fragmentation, is reported beside it; the floor's is the same.)
     let bound = (OUTBOX_FRAMES * (cfg.w6_payload + W6_FRAME_OVERHEAD)) as f64 / (1 << 20) as f64;
-    let (ga, gb) = (m("w6a_rss_peak_growth_mib"), m("w6b_rss_peak_growth_mib"));
+    let (ea, eb) = (m("w6a_rss_growth_mib"), m("w6b_rss_growth_mib"));
+    let (pa, pb) = (m("w6a_rss_peak_growth_mib"), m("w6b_rss_peak_growth_mib"));
+    let peak = pa.zip(pb).map_or(String::new(), |(a, b)| format!(" (peak +{b:.1} vs +{a:.1})"));
     t.push((
-        "W6 server memory: peak RSS growth, stalled (B) vs not (A)".into(),
-        ga.zip(gb).map_or("—".into(), |(a, b)| format!("{b:.1} vs {a:.1} MiB")),
-        format!("B ≤ A + 2 × one full queue ({OUTBOX_FRAMES} frames = {bound:.1} MiB)"),
-        ga.zip(gb).map(|(a, b)| b <= a + 2.0 * bound),
+        "W6 server memory after the drop: RSS growth at the end, stalled (B) vs not (A)".into(),
+        ea.zip(eb).map_or("—".into(), |(a, b)| format!("+{b:.1} vs +{a:.1} MiB{peak}")),
+        format!("B ≤ A + one full queue ({OUTBOX_FRAMES} frames = {bound:.1} MiB)"),
+        ea.zip(eb).map(|(a, b)| b <= a + bound),
     ));
     t
 }
