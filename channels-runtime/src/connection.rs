@@ -8,12 +8,12 @@ use serde_json::json;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::channel::{ChannelMsg, JoinStart, TerminateReason};
+use crate::channel::{ChannelMsg, JoinStart, Tasks, TerminateReason};
 use crate::config::SocketConfig;
-use crate::outbox::Outbox;
+use crate::outbox::{CloseReason, Outbox};
 use crate::payload::Payload;
 use crate::presence::PresenceSlot;
-use crate::pubsub::{Delivery, PubSub, SubscriptionGuard};
+use crate::pubsub::{Deliver, Outgoing, PubSub, SubscriptionGuard};
 use crate::queue::Queue;
 use crate::serializer::Message;
 use crate::socket::{Router, Socket};
@@ -38,6 +38,10 @@ pub(crate) struct Connection<S: Socket> {
     outbox: Arc<Outbox>,
     shared: Arc<SocketShared<S>>,
     channels: HashMap<Arc<str>, Joined>,
+    /// The channel tasks, which say here when they end.
+    tasks: Arc<Tasks>,
+    /// Reused for reading `tasks`' ended list.
+    ended: Vec<(Arc<str>, u64)>,
     next_instance: u64,
     /// Joins in the current join-rate window, and when that window started.
     joins: (u32, Instant),
@@ -46,22 +50,29 @@ pub(crate) struct Connection<S: Socket> {
 
 impl<S: Socket> Connection<S> {
     pub(crate) fn new(assigns: S, outbox: Arc<Outbox>, shared: Arc<SocketShared<S>>) -> Self {
-        let id =
-            assigns.id().map(|id| shared.pubsub.subscribe_with(&id, Delivery::SocketId { outbox: outbox.clone() }));
+        let id = assigns.id().map(|id| shared.pubsub.subscribe_with(&id, SocketId(outbox.clone())));
         Connection {
             assigns: Arc::new(assigns),
             outbox,
             shared,
             channels: HashMap::new(),
+            tasks: Arc::default(),
+            ended: Vec::new(),
             next_instance: 0,
             joins: (0, Instant::now()),
             _id: id,
         }
     }
 
+    /// The connection's outbound queue.
+    pub(crate) fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
     /// Handles one message from the client. Joins complete before the next message is read, as in Phoenix.
     pub(crate) async fn handle(&mut self, msg: Message) {
         crate::metrics::metrics().messages_in.increment(1);
+        self.forget_ended();
         if msg.topic == "phoenix" && msg.event == "heartbeat" {
             self.reply(msg.join_ref.as_deref(), &msg, "ok", Payload::empty());
             return;
@@ -133,7 +144,7 @@ impl<S: Socket> Connection<S> {
             outbox: self.outbox.clone(),
             pubsub: self.shared.pubsub.clone(),
             presence: self.shared.presence.clone(),
-            instance: self.next_instance,
+            running: self.tasks.start(topic.clone(), self.next_instance),
             replaces,
             mailbox_capacity: self.shared.config.mailbox_capacity,
         });
@@ -174,20 +185,26 @@ impl<S: Socket> Connection<S> {
         }
     }
 
-    /// A channel task ended: forget it unless the topic was joined again since.
-    pub(crate) fn channel_exited(&mut self, topic: &str, instance: u64) {
-        if self.channels.get(topic).is_some_and(|j| j.instance == instance) {
-            self.channels.remove(topic);
+    /// Forgets the channels whose tasks ended, unless their topic was joined again since.
+    fn forget_ended(&mut self) {
+        self.tasks.take_ended(&mut self.ended);
+        for (topic, instance) in self.ended.drain(..) {
+            if self.channels.get(&topic).is_some_and(|j| j.instance == instance) {
+                self.channels.remove(&topic);
+            }
         }
     }
 
-    /// Ends every channel; their `terminate` runs with `reason`. Returns how many were told.
-    pub(crate) fn close(&mut self, reason: TerminateReason) -> usize {
-        let count = self.channels.len();
+    /// Ends every channel; their `terminate` runs with `reason`.
+    pub(crate) fn close(&mut self, reason: TerminateReason) {
         for (_, joined) in self.channels.drain() {
             joined.mailbox.force_push(ChannelMsg::Close(reason.clone()));
         }
-        count
+    }
+
+    /// Resolves once every channel task of this connection has ended, and so has queued all it will send.
+    pub(crate) async fn channels_ended(&self) {
+        self.tasks.all_ended().await
     }
 
     fn reply(&self, join_ref: Option<&str>, msg: &Message, status: &str, response: Payload) {
@@ -198,6 +215,17 @@ impl<S: Socket> Connection<S> {
 impl<S: Socket> Drop for Connection<S> {
     fn drop(&mut self) {
         self.close(TerminateReason::Closed);
+    }
+}
+
+/// A connection subscribed to its socket id: a `disconnect` broadcast there closes it.
+struct SocketId(Arc<Outbox>);
+
+impl Deliver for SocketId {
+    fn deliver(&self, outgoing: &mut Outgoing<'_>) {
+        if outgoing.broadcast().event == "disconnect" {
+            self.0.shut(CloseReason::Disconnect);
+        }
     }
 }
 

@@ -7,7 +7,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -16,12 +15,12 @@ use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{Notify, watch};
 use warp::Filter;
 use warp::reply::{Reply, Response};
 
 use crate::config::SocketConfig;
 use crate::connection::SocketShared;
+use crate::lifecycle::{Drain, Lifecycle};
 use crate::payload::IntoPayload;
 use crate::presence::{Presence, PresenceConfig, PresenceSlot};
 use crate::pubsub::PubSub;
@@ -304,9 +303,7 @@ impl Server {
             });
         }
         drop(listener);
-        if tokio::time::timeout(lifecycle.state.drain.timeout + CLOSE_GRACE, lifecycle.idle()).await.is_err() {
-            tracing::warn!(open = lifecycle.active(), "shutdown timed out with connections still open");
-        }
+        lifecycle.closed(CLOSE_GRACE).await;
         Ok(())
     }
 }
@@ -329,101 +326,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-/// The shutdown signal and the count of open connections, shared by the accept loop and every connection.
-#[derive(Clone)]
-pub(crate) struct Lifecycle {
-    shutdown: watch::Receiver<bool>,
-    state: Arc<LifecycleState>,
-}
-
-struct LifecycleState {
-    trigger: watch::Sender<bool>,
-    active: AtomicUsize,
-    idle: Notify,
-    drain: Drain,
-    /// Connections that asked for their drain slot so far.
-    drain_slots: AtomicUsize,
-}
-
-/// How connections are closed at shutdown: in batches, so clients reconnect elsewhere in waves rather than all
-/// at once (Phoenix's drainer).
-#[derive(Debug, Clone, Copy)]
-pub struct Drain {
-    /// Connections closed per batch (Phoenix: 10,000).
-    pub batch_size: usize,
-    /// Time between batches (Phoenix: 2 s).
-    pub interval: Duration,
-    /// The whole drain takes at most this long (Phoenix: 30 s).
-    pub timeout: Duration,
-}
-
-impl Default for Drain {
-    fn default() -> Self {
-        Drain { batch_size: 10_000, interval: Duration::from_secs(2), timeout: Duration::from_secs(30) }
-    }
-}
-
-impl Lifecycle {
-    fn new(drain: Drain) -> Self {
-        let (trigger, shutdown) = watch::channel(false);
-        let state = LifecycleState {
-            trigger,
-            active: AtomicUsize::new(0),
-            idle: Notify::new(),
-            drain,
-            drain_slots: AtomicUsize::new(0),
-        };
-        Lifecycle { shutdown, state: Arc::new(state) }
-    }
-
-    /// How long after shutdown starts this connection closes: its batch's turn.
-    pub(crate) fn drain_delay(&self) -> Duration {
-        let drain = &self.state.drain;
-        let slot = self.state.drain_slots.fetch_add(1, Ordering::Relaxed);
-        let batch = (slot / drain.batch_size.max(1)) as u32;
-        drain.interval.saturating_mul(batch).min(drain.timeout)
-    }
-
-    fn shutdown(&self) {
-        self.state.trigger.send_replace(true);
-    }
-
-    /// Resolves once shutdown has started.
-    pub(crate) async fn shutting_down(&self) {
-        let mut shutdown = self.shutdown.clone();
-        // The sender lives in `state`, which this value keeps alive, so the wait cannot fail.
-        let _ = shutdown.wait_for(|down| *down).await;
-    }
-
-    /// Counts a connection as open until the guard drops.
-    pub(crate) fn track(&self) -> TrackGuard {
-        self.state.active.fetch_add(1, Ordering::SeqCst);
-        TrackGuard(self.state.clone())
-    }
-
-    fn active(&self) -> usize {
-        self.state.active.load(Ordering::SeqCst)
-    }
-
-    async fn idle(&self) {
-        loop {
-            let notified = self.state.idle.notified();
-            if self.active() == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-pub(crate) struct TrackGuard(Arc<LifecycleState>);
-
-impl Drop for TrackGuard {
-    fn drop(&mut self) {
-        if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
 }

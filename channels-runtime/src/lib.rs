@@ -18,9 +18,11 @@ mod dsl;
 mod endpoint;
 #[doc(hidden)]
 pub mod fuzz;
+mod lifecycle;
 pub mod metrics;
 mod origin;
 mod outbox;
+mod panic;
 mod payload;
 mod presence;
 mod pubsub;
@@ -36,10 +38,11 @@ pub use channel::{
     StopReason, TerminateReason,
 };
 pub use config::SocketConfig;
-pub use endpoint::{Drain, Endpoint, EndpointBuilder, Server};
+pub use endpoint::{Endpoint, EndpointBuilder, Server};
+pub use lifecycle::Drain;
 pub use origin::{AllowedOrigin, CheckOrigin, Origin};
 pub use payload::{IntoPayload, Payload, PayloadError};
-pub use presence::{Presence, PresenceConfig};
+pub use presence::{Presence, PresenceConfig, PresenceOwner, PresenceTracker};
 pub use pubsub::{Adapter, Broadcast, LocalNode, PubSub, Subscription};
 #[cfg(feature = "redis")]
 pub use pubsub::{RedisConfig, RedisStartError};

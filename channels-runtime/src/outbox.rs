@@ -1,4 +1,5 @@
-//! The outbound side of one connection: frames for the client and notices for the connection itself, in order.
+//! The outbound side of one connection: the frames for its client, queued by its channel tasks and by PubSub, and
+//! the reason the server closes it.
 
 use std::pin::pin;
 use std::sync::{Arc, OnceLock};
@@ -9,14 +10,6 @@ use crate::payload::Payload;
 use crate::queue::{PushError, Queue};
 use crate::serializer::{Frame, Serializer};
 
-/// What a connection's writer takes from its outbox.
-pub(crate) enum Out {
-    /// A frame for the client.
-    Frame(Frame),
-    /// A channel task ended; the connection forgets it if it is still the channel on that topic.
-    ChannelExit { topic: Arc<str>, instance: u64 },
-}
-
 /// Why the server ends a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloseReason {
@@ -26,6 +19,10 @@ pub(crate) enum CloseReason {
     SlowClient,
     /// The server is shutting down: close code 1012, so the client reconnects elsewhere.
     Shutdown,
+    /// The client sent a frame that does not decode (Phoenix's transport crashes on one): close code 1011.
+    MalformedFrame,
+    /// The client sent a frame over the size limit: close code 1009.
+    FrameTooBig,
 }
 
 impl CloseReason {
@@ -34,6 +31,8 @@ impl CloseReason {
             CloseReason::Disconnect => 1001,
             CloseReason::SlowClient => 1008,
             CloseReason::Shutdown => 1012,
+            CloseReason::MalformedFrame => 1011,
+            CloseReason::FrameTooBig => 1009,
         }
     }
 
@@ -42,13 +41,15 @@ impl CloseReason {
             CloseReason::Disconnect => "disconnect",
             CloseReason::SlowClient => "slow client",
             CloseReason::Shutdown => "server shutdown",
+            CloseReason::MalformedFrame => "malformed frame",
+            CloseReason::FrameTooBig => "message too big",
         }
     }
 }
 
 /// A connection's bounded outbound queue, shared by its channel tasks and by PubSub.
 pub(crate) struct Outbox {
-    pub(crate) queue: Queue<Out>,
+    pub(crate) queue: Queue<Frame>,
     pub(crate) serializer: Serializer,
     close_reason: OnceLock<CloseReason>,
     shut: Notify,
@@ -62,7 +63,7 @@ impl Outbox {
     /// Queues a frame. A full outbox means the client cannot keep up: the connection is shut instead of
     /// slowing the sender or growing without bound.
     pub(crate) fn push(&self, frame: Frame) -> bool {
-        match self.queue.try_push(Out::Frame(frame)) {
+        match self.queue.try_push(frame) {
             Ok(()) => true,
             Err(PushError::Full(_)) => {
                 if self.close_reason().is_none() {
@@ -73,11 +74,6 @@ impl Outbox {
             }
             Err(PushError::Closed(_)) => false,
         }
-    }
-
-    /// Queues a notice for the connection; never refused for lack of room.
-    pub(crate) fn notify(&self, out: Out) {
-        self.queue.force_push(out);
     }
 
     /// Asks the connection to close; the first reason wins.
@@ -142,15 +138,9 @@ impl Outbox {
         status: &str,
         response: &Payload,
     ) -> bool {
-        match self.serializer.encode_reply(join_ref, ref_, topic, status, response) {
-            Ok(frame) => {
-                crate::metrics::metrics().reply(status);
-                self.push(frame)
-            }
-            Err(e) => {
-                tracing::warn!(topic, status, "reply not sent: {e}");
-                false
-            }
-        }
+        let encoded = self.serializer.encode_reply(join_ref, ref_, topic, status, response);
+        let Ok(frame) = encoded.map_err(|e| tracing::warn!(topic, status, "reply not sent: {e}")) else { return false };
+        crate::metrics::metrics().reply(status);
+        self.push(frame)
     }
 }

@@ -33,7 +33,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::channel::{Channel, ChannelSocket};
 use crate::pubsub::{Broadcast, PubSub};
 
 /// The internal topic replicas talk on.
@@ -175,32 +174,39 @@ impl Presence {
 
     /// Tracks `key` with `meta` on the channel's topic, until [`untrack`](Self::untrack) or the channel ends.
     /// Returns the entry's `phx_ref`. `meta` must serialize to a JSON object.
-    pub fn track<C: Channel>(&self, socket: &mut ChannelSocket<C>, key: &str, meta: impl Serialize) -> String {
-        let owner = socket.presence_owner(self);
-        let topic = socket.topic().to_owned();
-        self.inner.track(owner, &topic, key, meta_object(meta), None)
+    pub fn track(&self, socket: &mut impl PresenceTracker, key: &str, meta: impl Serialize) -> String {
+        socket.presence_owner(self).track(key, meta)
     }
 
     /// Replaces the meta of every entry the channel tracks under `key`: clients see the old meta leave and the
     /// new one join, carrying `phx_ref_prev`.
-    pub fn update<C: Channel>(&self, socket: &mut ChannelSocket<C>, key: &str, meta: impl Serialize) {
-        let owner = socket.presence_owner(self);
-        let topic = socket.topic().to_owned();
-        let meta = meta_object(meta);
-        let leaves = self.inner.local_entries(|e| e.owner == owner && e.topic == topic && e.key == key);
-        let joins = leaves
-            .iter()
-            .map(|prev| self.inner.entry(owner, &topic, key, meta.clone(), Some(prev.phx_ref())))
-            .collect();
-        // One change, so clients see the leave and the join in one diff.
-        self.inner.change(joins, leaves);
+    pub fn update(&self, socket: &mut impl PresenceTracker, key: &str, meta: impl Serialize) {
+        socket.presence_owner(self).update(key, meta)
     }
 
     /// Stops tracking `key` for the channel.
-    pub fn untrack<C: Channel>(&self, socket: &mut ChannelSocket<C>, key: &str) {
-        let owner = socket.presence_owner(self);
-        let topic = socket.topic().to_owned();
-        self.inner.remove(|e| e.owner == owner && e.topic == topic && e.key == key);
+    pub fn untrack(&self, socket: &mut impl PresenceTracker, key: &str) {
+        socket.presence_owner(self).untrack(key)
+    }
+
+    /// A handle that tracks entries on `topic` from any task (Phoenix's `track(pid, topic, key, meta)`); its
+    /// entries leave when it is dropped.
+    ///
+    /// ```
+    /// use channels_runtime::{Presence, PubSub};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let presence = Presence::start(PubSub::new(), Default::default());
+    /// let owner = presence.owner("rooms:lobby");
+    /// owner.track("worker-1", serde_json::json!({"status": "busy"}));
+    /// assert_eq!(presence.list("rooms:lobby")["worker-1"]["metas"][0]["status"], "busy");
+    /// drop(owner);
+    /// assert_eq!(presence.list("rooms:lobby"), serde_json::json!({}));
+    /// # }
+    /// ```
+    pub fn owner(&self, topic: &str) -> PresenceOwner {
+        let id = self.inner.next_owner.fetch_add(1, Ordering::Relaxed);
+        PresenceOwner { presence: self.clone(), id, topic: topic.into() }
     }
 
     /// Everyone present in `topic` on every node: `{key: {"metas": [meta, ..]}}`, the payload of
@@ -213,20 +219,6 @@ impl Presence {
             entries.extend(replica.topics.get(topic).into_iter().flatten());
         }
         group(entries.into_iter())
-    }
-
-    pub(crate) fn new_owner(&self) -> u64 {
-        self.inner.next_owner.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Removes every entry a channel tracked; called when the channel ends.
-    pub(crate) fn untrack_owner(&self, owner: u64) {
-        self.inner.remove(|e| e.owner == owner);
-    }
-
-    /// Whether two handles are the same tracker.
-    pub(crate) fn is(&self, other: &Presence) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Tells the other nodes this one is leaving, so its entries leave at once rather than after the down
@@ -532,14 +524,66 @@ impl PresenceSlot {
     }
 }
 
-/// The presence entries of one channel: dropped with the channel, whatever ends it, which untracks them.
-pub(crate) struct PresenceOwner {
-    pub(crate) presence: Presence,
-    pub(crate) owner: u64,
+/// What presence entries are tracked through: a channel's [`ChannelSocket`](crate::ChannelSocket), whose
+/// entries leave when the channel ends, whatever ends it.
+pub trait PresenceTracker {
+    /// The owner handle of what this tracks in `presence`, made on first use.
+    fn presence_owner(&mut self, presence: &Presence) -> &PresenceOwner;
+}
+
+/// The entries one owner tracks on one topic: a channel holds one, and [`Presence::owner`] makes one for any
+/// task. Dropping it untracks them all, as a Phoenix process exiting does.
+pub struct PresenceOwner {
+    presence: Presence,
+    id: u64,
+    topic: Box<str>,
+}
+
+impl PresenceOwner {
+    /// The topic tracked on.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Whether this handle tracks in `presence`.
+    pub(crate) fn belongs_to(&self, presence: &Presence) -> bool {
+        Arc::ptr_eq(&self.presence.inner, &presence.inner)
+    }
+
+    /// Tracks `key` with `meta` until [`untrack`](Self::untrack) or the owner drops; returns the entry's
+    /// `phx_ref`. `meta` must serialize to a JSON object.
+    pub fn track(&self, key: &str, meta: impl Serialize) -> String {
+        self.presence.inner.track(self.id, &self.topic, key, meta_object(meta), None)
+    }
+
+    /// Replaces the meta of every entry tracked under `key`: clients see the old meta leave and the new one
+    /// join, carrying `phx_ref_prev`.
+    pub fn update(&self, key: &str, meta: impl Serialize) {
+        let (inner, owner, topic) = (&self.presence.inner, self.id, &*self.topic);
+        let meta = meta_object(meta);
+        let leaves = inner.local_entries(|e| e.owner == owner && e.topic == topic && e.key == key);
+        let joins =
+            leaves.iter().map(|prev| inner.entry(owner, topic, key, meta.clone(), Some(prev.phx_ref()))).collect();
+        // One change, so clients see the leave and the join in one diff.
+        inner.change(joins, leaves);
+    }
+
+    /// Stops tracking `key`.
+    pub fn untrack(&self, key: &str) {
+        let (owner, topic) = (self.id, &*self.topic);
+        self.presence.inner.remove(|e| e.owner == owner && e.topic == topic && e.key == key);
+    }
 }
 
 impl Drop for PresenceOwner {
     fn drop(&mut self) {
-        self.presence.untrack_owner(self.owner);
+        let owner = self.id;
+        self.presence.inner.remove(|e| e.owner == owner);
+    }
+}
+
+impl fmt::Debug for PresenceOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PresenceOwner").field("topic", &self.topic).finish_non_exhaustive()
     }
 }

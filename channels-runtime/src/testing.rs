@@ -48,7 +48,7 @@ use tokio::time::Instant;
 
 use crate::config::SocketConfig;
 use crate::connection::{Connection, SocketShared};
-use crate::outbox::{Out, Outbox};
+use crate::outbox::Outbox;
 use crate::payload::{IntoPayload, Payload};
 use crate::presence::{PresenceConfig, PresenceSlot};
 use crate::pubsub::{Broadcast, PubSub, Subscription};
@@ -376,17 +376,8 @@ impl<S: Socket> TestClient<S> {
             }
             let mut batch = VecDeque::new();
             match tokio::time::timeout_at(deadline, self.outbox.queue.recv_all(&mut batch)).await {
-                Ok(true) => self.take(batch),
+                Ok(true) => self.received.extend(batch.into_iter().map(decode)),
                 Ok(false) | Err(_) => return None,
-            }
-        }
-    }
-
-    fn take(&mut self, batch: VecDeque<Out>) {
-        for out in batch {
-            match out {
-                Out::Frame(frame) => self.received.push_back(decode(frame)),
-                Out::ChannelExit { topic, instance } => self.connection.channel_exited(&topic, instance),
             }
         }
     }

@@ -14,11 +14,11 @@ use std::future::{Future, ready};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
-pub(crate) use server::{JoinStart, Started, catch_unwind, panic_message, start};
+pub(crate) use server::{JoinStart, Started, Tasks, start};
 
 use crate::outbox::Outbox;
 use crate::payload::{IntoPayload, Payload};
-use crate::presence::{Presence, PresenceOwner, PresenceSlot};
+use crate::presence::{Presence, PresenceOwner, PresenceSlot, PresenceTracker};
 use crate::pubsub::{Broadcast, PubSub};
 use crate::queue::{PushError, Queue};
 use crate::serializer::Frame;
@@ -366,20 +366,19 @@ impl<C: Channel> ChannelSocket<C> {
         self.assigns.clone()
     }
 
-    /// This channel's owner id in `presence`.
-    pub(crate) fn presence_owner(&mut self, presence: &Presence) -> u64 {
-        match &self.presence {
-            Some(owner) if owner.presence.is(presence) => owner.owner,
-            _ => {
-                let owner = presence.new_owner();
-                self.presence = Some(PresenceOwner { presence: presence.clone(), owner });
-                owner
-            }
-        }
-    }
-
     pub(crate) fn reply(&self, ref_: Option<&str>, reply: &Reply) {
         self.outbox.send_reply(self.join_ref(), ref_, &self.topic, &reply.status, &reply.response);
+    }
+}
+
+impl<C: Channel> PresenceTracker for ChannelSocket<C> {
+    fn presence_owner(&mut self, presence: &Presence) -> &PresenceOwner {
+        match &mut self.presence {
+            Some(owner) if owner.belongs_to(presence) => {}
+            // Another tracker's entries leave with its owner: a channel tracks in one tracker at a time.
+            slot => *slot = Some(presence.owner(&self.topic)),
+        }
+        self.presence.as_ref().expect("just set")
     }
 }
 

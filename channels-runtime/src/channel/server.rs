@@ -1,23 +1,21 @@
-//! The task that runs one joined channel (Phoenix's `Channel.Server`).
+//! The task that runs one joined channel (Phoenix's `Channel.Server`), and the record of a connection's channel
+//! tasks that tells the connection when one ends.
 
-use std::any::Any;
-use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures_util::task::AtomicWaker;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
-use super::{
-    Channel, ChannelMsg, ChannelSocket, HandleResult, JoinResult, OutResult, Reply, StopReason, TerminateReason,
-};
-use crate::outbox::{Out, Outbox};
+use super::{Channel, ChannelMsg, ChannelSocket, HandleResult, JoinResult, OutResult, Reply, TerminateReason};
+use crate::outbox::Outbox;
+use crate::panic::{catch_unwind, panic_message};
 use crate::payload::Payload;
 use crate::presence::PresenceSlot;
-use crate::pubsub::{Delivery, PubSub};
-use crate::queue::Queue;
+use crate::pubsub::{Deliver, Outgoing, PubSub};
+use crate::queue::{PushError, Queue};
 
 /// Everything a channel task needs to join.
 pub(crate) struct JoinStart<S> {
@@ -29,8 +27,8 @@ pub(crate) struct JoinStart<S> {
     pub outbox: Arc<Outbox>,
     pub pubsub: PubSub,
     pub presence: PresenceSlot,
-    /// Identifies this incarnation in the connection's exit notices.
-    pub instance: u64,
+    /// Tells the connection when this task has ended.
+    pub running: Running,
     /// When this join replaces a joined channel on the same topic: that channel's join_ref, closed after the
     /// new join's reply, as Phoenix orders it.
     pub replaces: Option<Option<Arc<str>>>,
@@ -53,14 +51,8 @@ pub(crate) fn start<C: Channel>(start: JoinStart<C::Socket>) -> Started {
     Started { mailbox, joined, abort: task.abort_handle() }
 }
 
-enum Exit {
-    Left,
-    Stopped(StopReason),
-    Closed(TerminateReason),
-}
-
 async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<ChannelMsg>>, joined: oneshot::Sender<bool>) {
-    let JoinStart { topic, join_ref, ref_, payload, assigns, outbox, pubsub, presence, instance, replaces, .. } = start;
+    let JoinStart { topic, join_ref, ref_, payload, assigns, outbox, pubsub, presence, running, replaces, .. } = start;
     let mut socket = ChannelSocket::<C> {
         topic: topic.clone(),
         join_ref,
@@ -90,8 +82,8 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
             return join_failed(&socket, replaces, joined);
         }
     };
-    let delivery = Delivery::Channel { outbox: outbox.clone(), intercepts: C::INTERCEPTS, mailbox: mailbox.clone() };
-    let subscription = pubsub.subscribe_with(&topic, delivery);
+    let subscriber = Subscriber { outbox: outbox.clone(), intercepts: C::INTERCEPTS, mailbox: mailbox.clone() };
+    let subscription = pubsub.subscribe_with(&topic, subscriber);
     socket.subscription = Some(subscription.id());
     socket.reply(ref_.as_deref(), &Reply::ok(response));
     close_replaced(&socket, replaces);
@@ -105,21 +97,22 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
     metrics.joined.increment(1.0);
 
     match catch_unwind(serve(&mut channel, &mut socket)).await {
-        Ok(Exit::Left) => {
-            send_control(&socket, "phx_close", Payload::empty());
-            terminate(&mut channel, &mut socket, TerminateReason::Left).await;
-        }
-        Ok(Exit::Stopped(reason)) => {
-            if reason.is_normal() {
-                send_control(&socket, "phx_close", Payload::empty());
-            } else {
-                metrics.crashes.increment(1);
-                tracing::warn!(topic = %topic, reason = ?reason, "channel stopped abnormally");
-                send_control(&socket, "phx_error", crash_payload());
+        Ok(reason) => {
+            match &reason {
+                TerminateReason::Left => send_control(&socket, "phx_close", Payload::empty()),
+                TerminateReason::Stopped(stop) if stop.is_normal() => {
+                    send_control(&socket, "phx_close", Payload::empty())
+                }
+                TerminateReason::Stopped(stop) => {
+                    metrics.crashes.increment(1);
+                    tracing::warn!(topic = %topic, reason = ?stop, "channel stopped abnormally");
+                    send_control(&socket, "phx_error", crash_payload());
+                }
+                // The connection is closing: nobody to tell.
+                TerminateReason::Closed | TerminateReason::Shutdown => {}
             }
-            terminate(&mut channel, &mut socket, TerminateReason::Stopped(reason)).await;
+            terminate(&mut channel, &mut socket, reason).await;
         }
-        Ok(Exit::Closed(reason)) => terminate(&mut channel, &mut socket, reason).await,
         Err(panic) => {
             metrics.crashes.increment(1);
             tracing::error!(topic = %topic, panic = panic_message(&panic), "channel crashed");
@@ -130,11 +123,12 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
     drop(subscription);
     mailbox.close();
     mailbox.clear();
-    outbox.notify(Out::ChannelExit { topic, instance });
+    // Last: whatever this channel sent is queued by now.
+    drop(running);
 }
 
 /// Handles the mailbox until the channel ends.
-async fn serve<C: Channel>(channel: &mut C, socket: &mut ChannelSocket<C>) -> Exit {
+async fn serve<C: Channel>(channel: &mut C, socket: &mut ChannelSocket<C>) -> TerminateReason {
     while let Some(msg) = socket.mailbox.recv().await {
         match msg {
             ChannelMsg::In { event, payload, ref_ } => {
@@ -148,31 +142,31 @@ async fn serve<C: Channel>(channel: &mut C, socket: &mut ChannelSocket<C>) -> Ex
                         if let Some(reply) = reply {
                             socket.reply(ref_.as_deref(), &reply);
                         }
-                        return Exit::Stopped(reason);
+                        return TerminateReason::Stopped(reason);
                     }
                 }
             }
             ChannelMsg::Leave { ref_ } => {
                 socket.reply(ref_.as_deref(), &Reply::ok(Payload::empty()));
-                return Exit::Left;
+                return TerminateReason::Left;
             }
             ChannelMsg::Out(broadcast) => {
                 if let OutResult::Stop(reason) = channel.handle_out(&broadcast.event, &broadcast.payload, socket).await
                 {
-                    return Exit::Stopped(reason);
+                    return TerminateReason::Stopped(reason);
                 }
             }
             ChannelMsg::Info(info) => {
                 // Only ChannelHandle<C::Info> pushes Info into this mailbox.
                 let Ok(info) = info.downcast::<C::Info>() else { continue };
                 if let OutResult::Stop(reason) = channel.handle_info(*info, socket).await {
-                    return Exit::Stopped(reason);
+                    return TerminateReason::Stopped(reason);
                 }
             }
-            ChannelMsg::Close(reason) => return Exit::Closed(reason),
+            ChannelMsg::Close(reason) => return reason,
         }
     }
-    Exit::Closed(TerminateReason::Closed)
+    TerminateReason::Closed
 }
 
 async fn terminate<C: Channel>(channel: &mut C, socket: &mut ChannelSocket<C>, reason: TerminateReason) {
@@ -209,20 +203,91 @@ fn crash_payload() -> Payload {
     Payload::json(&serde_json::json!({"reason": "channel_crash"}))
 }
 
-/// Runs `fut`, turning a panic in any of its polls into an error.
-pub(crate) async fn catch_unwind<F: Future>(fut: F) -> Result<F::Output, Box<dyn Any + Send>> {
-    let mut fut = pin!(fut);
-    poll_fn(|cx| match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-        Ok(poll) => poll.map(Ok),
-        Err(panic) => std::task::Poll::Ready(Err(panic)),
-    })
-    .await
+/// A joined channel's subscription: frames go straight to its connection's outbox, intercepted events through its
+/// task's `handle_out`.
+struct Subscriber {
+    outbox: Arc<Outbox>,
+    intercepts: &'static [&'static str],
+    mailbox: Arc<Queue<ChannelMsg>>,
 }
 
-pub(crate) fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(non-string panic)")
+impl Deliver for Subscriber {
+    fn deliver(&self, outgoing: &mut Outgoing<'_>) {
+        let broadcast = outgoing.broadcast();
+        if self.intercepts.contains(&broadcast.event.as_str()) {
+            if let Err(PushError::Full(_)) = self.mailbox.try_push(ChannelMsg::Out(broadcast.clone())) {
+                crate::metrics::metrics().pubsub_dropped.increment(1);
+                tracing::warn!(topic = %broadcast.topic, event = %broadcast.event,
+                    "channel mailbox full, intercepted broadcast dropped");
+            }
+        } else if let Some(frame) = outgoing.frame(self.outbox.serializer) {
+            self.outbox.push(frame.clone());
+        }
+    }
+}
+
+/// The channel tasks of one connection: how many run, and which ended since the connection last looked. Tasks
+/// report here rather than through the outbox, so writers carry frames only.
+#[derive(Default)]
+pub(crate) struct Tasks {
+    state: Mutex<TasksState>,
+    /// Set when `ended` has entries, so the connection's per-message look costs no lock.
+    any_ended: AtomicBool,
+    /// The connection, waiting for every task to end (at shutdown).
+    all_ended: AtomicWaker,
+}
+
+#[derive(Default)]
+struct TasksState {
+    running: usize,
+    ended: Vec<(Arc<str>, u64)>,
+}
+
+impl Tasks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TasksState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts the task of incarnation `instance` on `topic` as running until the returned value drops.
+    pub(crate) fn start(self: &Arc<Self>, topic: Arc<str>, instance: u64) -> Running {
+        self.lock().running += 1;
+        Running { tasks: self.clone(), topic, instance }
+    }
+
+    /// Moves the `(topic, instance)` of every task that ended since the last call into `out`.
+    pub(crate) fn take_ended(&self, out: &mut Vec<(Arc<str>, u64)>) {
+        if self.any_ended.swap(false, Ordering::Acquire) {
+            out.append(&mut self.lock().ended);
+        }
+    }
+
+    /// Resolves once no task runs.
+    pub(crate) async fn all_ended(&self) {
+        std::future::poll_fn(|cx| {
+            self.all_ended.register(cx.waker());
+            if self.lock().running == 0 { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+        })
+        .await
+    }
+}
+
+/// One running channel task; dropping it (the task ended, crashed or was aborted) tells its connection.
+pub(crate) struct Running {
+    tasks: Arc<Tasks>,
+    topic: Arc<str>,
+    instance: u64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut state = self.tasks.lock();
+        state.running -= 1;
+        state.ended.push((self.topic.clone(), self.instance));
+        let none_left = state.running == 0;
+        drop(state);
+        self.tasks.any_ended.store(true, Ordering::Release);
+        if none_left {
+            self.tasks.all_ended.wake();
+        }
+    }
 }

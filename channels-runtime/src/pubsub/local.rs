@@ -1,30 +1,57 @@
-//! The local registry: subscribers by topic, in shards.
+//! The local registry: subscribers by topic, in shards, and the encode-once fan-out of a broadcast to them.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, RwLock};
 
 use super::Broadcast;
-use crate::channel::ChannelMsg;
-use crate::outbox::{CloseReason, Outbox};
-use crate::queue::{PushError, Queue};
-use crate::serializer::{self, Frame};
+use crate::serializer::{self, Frame, Serializer};
 
 const SHARDS: usize = 16;
 
-/// How a subscriber receives broadcasts.
-pub(crate) enum Delivery {
-    /// A joined channel: encoded frames straight to its connection, intercepted events to its task.
-    Channel { outbox: Arc<Outbox>, intercepts: &'static [&'static str], mailbox: Arc<Queue<ChannelMsg>> },
-    /// A connection subscribed to its socket id: acts on `disconnect` only.
-    SocketId { outbox: Arc<Outbox> },
-    /// A queue read by user code.
-    Queue(Arc<Queue<Arc<Broadcast>>>),
+/// How a subscriber receives broadcasts: joined channels, connections (for their socket id) and user queues
+/// each implement it where they live, so the registry knows none of them.
+pub(crate) trait Deliver: Send + Sync + 'static {
+    /// Takes one broadcast; called under the registry's read lock, so it must not block.
+    fn deliver(&self, outgoing: &mut Outgoing<'_>);
+}
+
+/// A broadcast being dispatched, with its frames: each serializer's is encoded on first use and shared by every
+/// subscriber using it (Phoenix's fastlane).
+pub(crate) struct Outgoing<'a> {
+    broadcast: &'a Arc<Broadcast>,
+    frames: [Option<Option<Frame>>; serializer::COUNT],
+}
+
+impl<'a> Outgoing<'a> {
+    fn new(broadcast: &'a Arc<Broadcast>) -> Self {
+        Outgoing { broadcast, frames: Default::default() }
+    }
+
+    pub(crate) fn broadcast(&self) -> &'a Arc<Broadcast> {
+        self.broadcast
+    }
+
+    /// The broadcast encoded by `serializer`, or `None` when it cannot be (logged once per dispatch).
+    pub(crate) fn frame(&mut self, serializer: Serializer) -> Option<&Frame> {
+        let broadcast = self.broadcast;
+        self.frames[serializer.index()]
+            .get_or_insert_with(|| {
+                serializer
+                    .encode_broadcast(&broadcast.topic, &broadcast.event, &broadcast.payload)
+                    .map_err(|e| {
+                        tracing::warn!(topic = %broadcast.topic, event = %broadcast.event, ?serializer,
+                            "broadcast not sent: {e}")
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
 struct Subscriber {
     id: u64,
-    delivery: Delivery,
+    delivery: Box<dyn Deliver>,
 }
 
 type Shard = HashMap<Box<str>, Vec<Subscriber>>;
@@ -43,7 +70,7 @@ impl Registry {
         &self.shards[self.hasher.hash_one(topic) as usize % SHARDS]
     }
 
-    pub(super) fn insert(&self, topic: &str, id: u64, delivery: Delivery) {
+    pub(super) fn insert(&self, topic: &str, id: u64, delivery: Box<dyn Deliver>) {
         let mut shard = self.shard(topic).write().unwrap_or_else(|e| e.into_inner());
         shard.entry(topic.into()).or_default().push(Subscriber { id, delivery });
     }
@@ -68,47 +95,9 @@ impl Registry {
     pub(super) fn dispatch(&self, broadcast: &Arc<Broadcast>, from: Option<u64>) {
         let shard = self.shard(&broadcast.topic).read().unwrap_or_else(|e| e.into_inner());
         let Some(subs) = shard.get(broadcast.topic.as_str()) else { return };
-        // Each serializer's frame is built on first use and shared by every subscriber using it.
-        let mut frames: [Option<Option<Frame>>; serializer::COUNT] = Default::default();
+        let mut outgoing = Outgoing::new(broadcast);
         for sub in subs.iter().filter(|s| Some(s.id) != from) {
-            match &sub.delivery {
-                Delivery::Channel { outbox, intercepts, mailbox } => {
-                    if intercepts.contains(&broadcast.event.as_str()) {
-                        let msg = ChannelMsg::Out(broadcast.clone());
-                        if let Err(PushError::Full(_)) = mailbox.try_push(msg) {
-                            crate::metrics::metrics().pubsub_dropped.increment(1);
-                            tracing::warn!(topic = %broadcast.topic, event = %broadcast.event,
-                                "channel mailbox full, intercepted broadcast dropped");
-                        }
-                        continue;
-                    }
-                    let slot = &mut frames[outbox.serializer.index()];
-                    let frame = slot.get_or_insert_with(|| {
-                        outbox
-                            .serializer
-                            .encode_broadcast(&broadcast.topic, &broadcast.event, &broadcast.payload)
-                            .map_err(|e| {
-                                tracing::warn!(topic = %broadcast.topic, event = %broadcast.event,
-                                serializer = ?outbox.serializer, "broadcast not sent: {e}")
-                            })
-                            .ok()
-                    });
-                    if let Some(frame) = frame {
-                        outbox.push(frame.clone());
-                    }
-                }
-                Delivery::SocketId { outbox } => {
-                    if broadcast.event == "disconnect" {
-                        outbox.shut(CloseReason::Disconnect);
-                    }
-                }
-                Delivery::Queue(queue) => {
-                    if let Err(PushError::Full(_)) = queue.try_push(broadcast.clone()) {
-                        crate::metrics::metrics().pubsub_dropped.increment(1);
-                        tracing::warn!(topic = %broadcast.topic, "subscription queue full, broadcast dropped");
-                    }
-                }
-            }
+            sub.delivery.deliver(&mut outgoing);
         }
     }
 }

@@ -18,13 +18,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-pub(crate) use local::Delivery;
 use local::Registry;
+pub(crate) use local::{Deliver, Outgoing};
 #[cfg(feature = "redis")]
 pub use redis::{RedisConfig, RedisStartError};
 
 use crate::payload::{IntoPayload, Payload};
-use crate::queue::Queue;
+use crate::queue::{PushError, Queue};
 
 /// A message for every subscriber of a topic.
 #[derive(Debug, Clone, PartialEq)]
@@ -292,7 +292,7 @@ impl PubSub {
     /// (and logged) rather than blocking the broadcaster. Dropping the [`Subscription`] unsubscribes.
     pub fn subscribe(&self, topic: &str, capacity: usize) -> Subscription {
         let queue = Arc::new(Queue::new(capacity));
-        let guard = self.subscribe_with(topic, Delivery::Queue(queue.clone()));
+        let guard = self.subscribe_with(topic, queue.clone());
         Subscription { guard, queue }
     }
 
@@ -301,9 +301,10 @@ impl PubSub {
         self.inner.registry.count(topic)
     }
 
-    pub(crate) fn subscribe_with(&self, topic: &str, delivery: Delivery) -> SubscriptionGuard {
+    /// Subscribes `delivery` to `topic` until the guard drops.
+    pub(crate) fn subscribe_with(&self, topic: &str, delivery: impl Deliver) -> SubscriptionGuard {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.inner.registry.insert(topic, id, delivery);
+        self.inner.registry.insert(topic, id, Box::new(delivery));
         SubscriptionGuard { pubsub: self.clone(), topic: topic.into(), id }
     }
 }
@@ -331,6 +332,16 @@ impl SubscriptionGuard {
 impl Drop for SubscriptionGuard {
     fn drop(&mut self) {
         self.pubsub.inner.registry.remove(&self.topic, self.id);
+    }
+}
+
+/// A user's subscription queue: full means this reader is behind, so the broadcast is dropped for it alone.
+impl Deliver for Arc<Queue<Arc<Broadcast>>> {
+    fn deliver(&self, outgoing: &mut Outgoing<'_>) {
+        if let Err(PushError::Full(_)) = self.try_push(outgoing.broadcast().clone()) {
+            crate::metrics::metrics().pubsub_dropped.increment(1);
+            tracing::warn!(topic = %outgoing.broadcast().topic, "subscription queue full, broadcast dropped");
+        }
     }
 }
 

@@ -20,17 +20,17 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use tokio::sync::{Notify, oneshot};
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use warp::reply::Response;
 
+use super::driver::{Gone, Inbound, Transport, drive};
 use super::{Refused, connect, connect_info, header_str};
-use crate::channel::TerminateReason;
 use crate::config::SocketConfig;
 use crate::connection::{Connection, SocketShared};
-use crate::endpoint::Lifecycle;
-use crate::outbox::{Out, Outbox};
-use crate::queue::{Queue, recycle};
+use crate::lifecycle::Lifecycle;
+use crate::outbox::{CloseReason, Outbox};
+use crate::queue::Queue;
 use crate::serializer::{Frame, Message, Serializer};
 use crate::socket::{ConnectParams, Socket};
 use crate::token::{MaxAge, Token};
@@ -125,84 +125,71 @@ impl<S: Socket> LongPoll<S> {
         let connection = Connection::new(assigns, outbox, self.shared.clone());
         tracing::info!(%peer, ?serializer, "long-poll session opened");
         let guard = self.lifecycle.track();
+        let lifecycle = self.lifecycle.clone();
+        let transport = SessionTransport { longpoll: self, session, peer };
         tokio::spawn(async move {
             let _guard = guard;
             let metrics = crate::metrics::metrics();
             metrics.longpoll_connections.increment(1.0);
-            self.run(session, connection, peer).await;
+            drive(transport, connection, lifecycle, peer).await;
             metrics.longpoll_connections.decrement(1.0);
         });
         status_body(410, Some(&token), Some(&[]))
     }
+}
 
-    /// The session task: dispatches published messages, collects frames for polls, ends the idle session.
-    async fn run(&self, session: Arc<Session>, mut connection: Connection<S>, peer: SocketAddr) {
-        let mut batch = VecDeque::new();
-        let mut shutting_down = pin!(self.lifecycle.shutting_down());
-        let mut shut = pin!(session.outbox.shut_down());
-        let capacity = self.shared.config.outbox_capacity;
-        // Phoenix ends a session not polled for 1.5 windows.
-        let session_timeout = self.shared.config.longpoll_window.mul_f32(1.5);
-        let reason = loop {
-            // While a poll waits the session cannot expire; look again a timeout later rather than spin.
-            let expires = match session.polling.load(Ordering::SeqCst) {
-                0 => *session.last_poll.lock().unwrap_or_else(|e| e.into_inner()) + session_timeout,
-                _ => Instant::now() + session_timeout,
-            };
-            tokio::select! {
-                biased;
-                () = &mut shutting_down => break TerminateReason::Shutdown,
-                reason = &mut shut => {
-                    tracing::info!(%peer, reason = reason.as_str(), "closing long-poll session");
-                    break TerminateReason::Closed;
-                }
-                open = session.outbox.queue.recv_all(&mut batch) => {
-                    if !open {
-                        break TerminateReason::Closed;
-                    }
-                    let mut pending = session.pending.lock().unwrap_or_else(|e| e.into_inner());
-                    for out in batch.drain(..) {
-                        match out {
-                            Out::Frame(Frame::Text(text)) => pending.push_back(text),
-                            Out::Frame(Frame::Binary(_)) => {
-                                tracing::warn!(%peer, "binary frame dropped: LongPoll carries text frames only");
-                            }
-                            Out::ChannelExit { topic, instance } => connection.channel_exited(&topic, instance),
-                        }
-                    }
-                    let overflow = pending.len() > capacity;
-                    drop(pending);
-                    recycle(&mut batch);
-                    session.ready.notify_waiters();
-                    if overflow {
-                        tracing::warn!(%peer, "closing long-poll session: slow client");
-                        break TerminateReason::Closed;
-                    }
-                }
-                post = session.inbox.recv() => {
-                    let Some(post) = post else { break TerminateReason::Closed };
-                    for message in post.messages {
-                        connection.handle(message).await;
-                    }
-                    let _ = post.dispatched.send(());
-                }
-                () = sleep_until(expires) => {
-                    let idle = session.last_poll.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= session_timeout;
-                    if idle && session.polling.load(Ordering::SeqCst) == 0 {
-                        tracing::info!(%peer, "long-poll session expired");
-                        break TerminateReason::Closed;
-                    }
+/// A session's side of the connection: frames wait in `pending` for the next poll, posts arrive in `inbox`.
+struct SessionTransport<S> {
+    longpoll: Arc<LongPoll<S>>,
+    session: Arc<Session>,
+    peer: SocketAddr,
+}
+
+impl<S: Socket> Transport for SessionTransport<S> {
+    async fn send(&mut self, frames: &mut VecDeque<Frame>) -> Result<(), Gone> {
+        let mut pending = self.session.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for frame in frames.drain(..) {
+            match frame {
+                Frame::Text(text) => pending.push_back(text),
+                Frame::Binary(_) => {
+                    tracing::warn!(peer = %self.peer, "binary frame dropped: LongPoll carries text frames only");
                 }
             }
-        };
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&session.id);
+        }
+        let overflow = pending.len() > self.longpoll.shared.config.outbox_capacity;
+        drop(pending);
+        self.session.ready.notify_waiters();
+        if overflow {
+            tracing::warn!(peer = %self.peer, "closing long-poll session: slow client");
+            return Err(Gone);
+        }
+        Ok(())
+    }
+
+    async fn recv(&mut self) -> Inbound {
+        match self.session.inbox.recv().await {
+            Some(post) => Inbound::Batch(post.messages, post.dispatched),
+            None => Inbound::Gone,
+        }
+    }
+
+    /// Phoenix ends a session not polled for 1.5 windows; while a poll waits, the session cannot expire.
+    fn idle_deadline(&self, now: Instant) -> Option<Instant> {
+        let session_timeout = self.longpoll.shared.config.longpoll_window.mul_f32(1.5);
+        if self.session.polling.load(Ordering::SeqCst) > 0 {
+            return Some(now + session_timeout);
+        }
+        let at = *self.session.last_poll.lock().unwrap_or_else(|e| e.into_inner()) + session_timeout;
+        (now < at).then_some(at)
+    }
+
+    async fn close(self, _reason: Option<CloseReason>) {
+        let session = &self.session;
+        self.longpoll.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&session.id);
         session.ended.store(true, Ordering::SeqCst);
         session.inbox.close();
-        session.outbox.queue.close();
-        session.outbox.queue.clear();
         session.ready.notify_waiters();
-        connection.close(reason);
-        tracing::info!(%peer, "long-poll session closed");
+        tracing::info!(peer = %self.peer, "long-poll session closed");
     }
 }
 

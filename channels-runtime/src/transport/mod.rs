@@ -1,6 +1,7 @@
 //! Transports: how frames travel between a client and its connection. A socket handler mounted at `/socket`
 //! serves WebSocket at `/socket/websocket` and, when enabled, LongPoll at `/socket/longpoll`.
 
+mod driver;
 pub(crate) mod longpoll;
 pub(crate) mod websocket;
 
@@ -15,7 +16,7 @@ use hyper::{Request, StatusCode};
 use warp::reply::Response;
 
 use crate::connection::SocketShared;
-use crate::endpoint::Lifecycle;
+use crate::lifecycle::Lifecycle;
 use crate::serializer::Serializer;
 use crate::socket::{ConnectInfo, ConnectParams, Socket};
 
@@ -109,14 +110,14 @@ pub(crate) async fn connect<S: Socket>(
         tracing::warn!(%peer, vsn = params.get("vsn"), "connection refused: unsupported serializer vsn");
         return Err(Refused::Forbidden);
     };
-    match crate::channel::catch_unwind(S::connect(params, info)).await {
+    match crate::panic::catch_unwind(S::connect(params, info)).await {
         Ok(Ok(assigns)) => Ok((serializer, assigns)),
         Ok(Err(_)) => {
             tracing::info!(%peer, "connection refused by the socket handler");
             Err(Refused::Forbidden)
         }
         Err(panic) => {
-            tracing::error!(%peer, panic = crate::channel::panic_message(&panic), "connect crashed");
+            tracing::error!(%peer, panic = crate::panic::panic_message(&panic), "connect crashed");
             Err(Refused::Crashed)
         }
     }

@@ -3,16 +3,17 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::upgrade::Upgraded;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -20,20 +21,16 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use warp::reply::Response;
 
+use super::driver::{CLOSE_TIMEOUT, Gone, Inbound, Transport, drive};
 use super::{Refused, connect, connect_info, status_response};
-use crate::channel::TerminateReason;
 use crate::connection::{Connection, SocketShared};
-use crate::endpoint::Lifecycle;
-use crate::outbox::{CloseReason, Out, Outbox};
-use crate::queue::recycle;
-use crate::serializer::Frame;
+use crate::lifecycle::Lifecycle;
+use crate::outbox::{CloseReason, Outbox};
+use crate::serializer::{Frame, Serializer};
 use crate::socket::{ConnectParams, Socket};
 
 /// The subprotocol prefix phoenix.js uses to carry `authToken`.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
-
-/// How long a closing handshake may take before the TCP connection is simply dropped.
-const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) async fn upgrade<S: Socket>(
     shared: Arc<SocketShared<S>>,
@@ -78,11 +75,14 @@ pub(crate) async fn upgrade<S: Socket>(
         };
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
         let outbox = Outbox::new(serializer, config.outbox_capacity);
-        let connection = Connection::new(assigns, outbox.clone(), shared);
+        let connection = Connection::new(assigns, outbox, shared);
         tracing::info!(%peer, ?serializer, "connected");
         let metrics = crate::metrics::metrics();
         metrics.websocket_connections.increment(1.0);
-        run(ws, connection, outbox, config.idle_timeout, lifecycle, peer).await;
+        let (sink, stream) = ws.split();
+        let idle_timeout = config.idle_timeout;
+        let transport = WebSocket { sink, stream, serializer, idle_timeout, last_seen: Instant::now(), peer };
+        drive(transport, connection, lifecycle, peer).await;
         metrics.websocket_connections.decrement(1.0);
     });
 
@@ -138,185 +138,81 @@ fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
 
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
 
-/// Why the connection loop ended, and what to tell the client.
-enum End {
-    /// The client closed, or the TCP connection failed: nothing more to send.
-    Gone,
-    /// Close with this code and reason.
-    Close(u16, &'static str),
-    /// The server is shutting down and this connection's turn has come.
-    Drain,
-}
-
-async fn run<S: Socket>(
-    ws: Ws,
-    mut connection: Connection<S>,
-    outbox: Arc<Outbox>,
-    idle_timeout: std::time::Duration,
-    lifecycle: Lifecycle,
+/// A connection's WebSocket.
+struct WebSocket {
+    sink: SplitSink<Ws, WsMessage>,
+    stream: SplitStream<Ws>,
+    serializer: Serializer,
+    idle_timeout: Duration,
+    /// When the client last sent anything, pings included.
+    last_seen: Instant,
     peer: SocketAddr,
-) {
-    let (mut sink, mut stream) = ws.split();
-    let mut batch = VecDeque::new();
-    let mut last_seen = Instant::now();
-    let serializer = outbox.serializer;
-    // One timer for both deadlines (idle, and this connection's drain turn at shutdown), and the two close
-    // signals made once: this loop wakes for every frame written, so each wake-up must stay cheap.
-    let mut drain_at: Option<Instant> = None;
-    let mut timer = pin!(sleep_until(last_seen + idle_timeout));
-    let mut shutting_down = pin!(lifecycle.shutting_down());
-    let mut shut = pin!(outbox.shut_down());
-    let end = loop {
-        tokio::select! {
-            biased;
-            () = &mut shutting_down, if drain_at.is_none() => {
-                let at = Instant::now() + lifecycle.drain_delay();
-                drain_at = Some(at);
-                timer.as_mut().reset(at.min(last_seen + idle_timeout));
-            }
-            open = outbox.queue.recv_all(&mut batch) => {
-                if let Some(reason) = outbox.close_reason() {
-                    tracing::info!(%peer, reason = reason.as_str(), "closing connection");
-                    break End::Close(reason.code(), reason.as_str());
-                }
-                if !open {
-                    break End::Gone;
-                }
-                // A client that stops reading blocks this write; the close request must still get through.
-                let written = tokio::select! {
-                    biased;
-                    reason = &mut shut => Err(reason),
-                    result = write_batch(&mut sink, &mut batch, &mut connection) => Ok(result),
-                };
-                match written {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => break End::Gone,
-                    Err(reason) => {
-                        tracing::info!(%peer, reason = reason.as_str(), "closing connection");
-                        break End::Close(reason.code(), reason.as_str());
-                    }
-                }
-            }
-            msg = stream.next() => {
-                last_seen = Instant::now();
-                let decoded = match msg {
-                    Some(Ok(WsMessage::Text(text))) => serializer.decode_text(&text),
-                    Some(Ok(WsMessage::Binary(bytes))) => serializer.decode_binary(bytes),
-                    Some(Ok(WsMessage::Close(_))) | None => break End::Gone,
-                    Some(Ok(_)) => continue,
-                    Some(Err(WsError::Capacity(e))) => {
-                        tracing::warn!(%peer, "closing connection: {e}");
-                        break End::Close(1009, "message too big");
-                    }
-                    Some(Err(e)) => {
-                        tracing::debug!(%peer, "connection failed: {e}");
-                        break End::Gone;
-                    }
-                };
-                match decoded {
-                    Ok(msg) => connection.handle(msg).await,
-                    Err(e) => {
-                        // Phoenix's transport crashes on a malformed frame, which closes the connection.
-                        tracing::warn!(%peer, "closing connection: {e}");
-                        break End::Close(1011, "malformed frame");
-                    }
-                }
-            }
-            () = &mut timer => {
-                let now = Instant::now();
-                if drain_at.is_some_and(|at| at <= now) {
-                    break End::Drain;
-                }
-                if now >= last_seen + idle_timeout {
-                    tracing::info!(%peer, "closing idle connection");
-                    break End::Gone;
-                }
-                let next = last_seen + idle_timeout;
-                timer.as_mut().reset(drain_at.map_or(next, |at| at.min(next)));
-            }
-        }
-    };
-    // The ending is rare and has futures of its own: kept out of the state every open connection holds.
-    Box::pin(finish(end, sink, connection, &outbox, peer)).await;
 }
 
-/// Closes the connection the way `end` says.
-async fn finish<S: Socket>(
-    end: End,
-    mut sink: futures_util::stream::SplitSink<Ws, WsMessage>,
-    mut connection: Connection<S>,
-    outbox: &Outbox,
-    peer: SocketAddr,
-) {
-    let end = match end {
-        End::Drain => {
-            // Channels terminate first and finish what they were doing: their last replies still go out.
-            let channels = connection.close(TerminateReason::Shutdown);
-            let flushed = drain_channels(&mut sink, outbox, &mut connection, channels);
-            if timeout(CLOSE_TIMEOUT, flushed).await.is_err() {
-                tracing::warn!(%peer, "channels did not end in time during shutdown");
-            }
-            End::Close(CloseReason::Shutdown.code(), CloseReason::Shutdown.as_str())
+impl Transport for WebSocket {
+    /// Writes everything queued, then flushes once.
+    async fn send(&mut self, frames: &mut VecDeque<Frame>) -> Result<(), Gone> {
+        let count = frames.len() as u64;
+        for frame in frames.drain(..) {
+            let message = match frame {
+                Frame::Text(text) => WsMessage::Text(text),
+                Frame::Binary(bytes) => WsMessage::Binary(bytes),
+            };
+            self.sink.feed(message).await.map_err(|_| Gone)?;
         }
-        end => end,
-    };
-    outbox.queue.close();
-    outbox.queue.clear();
-    connection.close(TerminateReason::Closed);
-    match end {
-        // Its socket is full: a close frame would only wait there.
-        End::Close(_, reason) if reason == CloseReason::SlowClient.as_str() => {}
-        End::Close(code, reason) => {
-            let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-            let _ = timeout(CLOSE_TIMEOUT, sink.send(WsMessage::Close(Some(frame)))).await;
-            let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
-        }
-        End::Gone | End::Drain => {
-            let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
-        }
+        crate::metrics::metrics().messages_out.increment(count);
+        self.sink.flush().await.map_err(|_| Gone)
     }
-    tracing::info!(%peer, "disconnected");
-}
 
-/// Writes what the outbox holds until `channels` channel tasks have ended.
-async fn drain_channels<S: Socket>(
-    sink: &mut futures_util::stream::SplitSink<Ws, WsMessage>,
-    outbox: &Outbox,
-    connection: &mut Connection<S>,
-    mut channels: usize,
-) {
-    let mut batch = VecDeque::new();
-    while channels > 0 && outbox.queue.recv_all(&mut batch).await {
-        channels -= batch.iter().filter(|out| matches!(out, Out::ChannelExit { .. })).count().min(channels);
-        if write_batch(sink, &mut batch, connection).await.is_err() {
-            return;
+    async fn recv(&mut self) -> Inbound {
+        loop {
+            let msg = self.stream.next().await;
+            self.last_seen = Instant::now();
+            let peer = self.peer;
+            let decoded = match msg {
+                Some(Ok(WsMessage::Text(text))) => self.serializer.decode_text(&text),
+                Some(Ok(WsMessage::Binary(bytes))) => self.serializer.decode_binary(bytes),
+                Some(Ok(WsMessage::Close(_))) | None => return Inbound::Gone,
+                Some(Ok(_)) => continue,
+                Some(Err(WsError::Capacity(e))) => {
+                    tracing::warn!(%peer, "frame refused: {e}");
+                    return Inbound::Refused(CloseReason::FrameTooBig);
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(%peer, "connection failed: {e}");
+                    return Inbound::Gone;
+                }
+            };
+            return match decoded {
+                Ok(msg) => Inbound::Message(msg),
+                Err(e) => {
+                    tracing::warn!(%peer, "frame refused: {e}");
+                    Inbound::Refused(CloseReason::MalformedFrame)
+                }
+            };
         }
     }
-}
 
-/// Writes everything queued, then flushes once.
-async fn write_batch<S: Socket>(
-    sink: &mut futures_util::stream::SplitSink<Ws, WsMessage>,
-    batch: &mut VecDeque<Out>,
-    connection: &mut Connection<S>,
-) -> Result<(), WsError> {
-    let mut frames = 0;
-    for out in batch.drain(..) {
-        match out {
-            Out::Frame(Frame::Text(text)) => {
-                frames += 1;
-                sink.feed(WsMessage::Text(text)).await?
-            }
-            Out::Frame(Frame::Binary(bytes)) => {
-                frames += 1;
-                sink.feed(WsMessage::Binary(bytes)).await?
-            }
-            Out::ChannelExit { topic, instance } => connection.channel_exited(&topic, instance),
-        }
+    fn idle_deadline(&self, now: Instant) -> Option<Instant> {
+        let at = self.last_seen + self.idle_timeout;
+        (now < at).then_some(at)
     }
-    recycle(batch);
-    crate::metrics::metrics().messages_out.increment(frames);
-    sink.flush().await
+
+    async fn close(mut self, reason: Option<CloseReason>) {
+        match reason {
+            // Its socket is full: a close frame would only wait there.
+            Some(CloseReason::SlowClient) => {}
+            Some(reason) => {
+                let frame = CloseFrame { code: CloseCode::from(reason.code()), reason: reason.as_str().into() };
+                let _ = timeout(CLOSE_TIMEOUT, self.sink.send(WsMessage::Close(Some(frame)))).await;
+                let _ = timeout(CLOSE_TIMEOUT, self.sink.close()).await;
+            }
+            None => {
+                let _ = timeout(CLOSE_TIMEOUT, self.sink.close()).await;
+            }
+        }
+        tracing::info!(peer = %self.peer, "disconnected");
+    }
 }
 
 /// phoenix.js encodes the token with the standard base64 alphabet and strips the padding.
