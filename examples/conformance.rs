@@ -247,11 +247,13 @@ async fn main() -> std::io::Result<()> {
         .longpoll(true);
     // Tests of several nodes shorten presence replication's periods.
     let env_ms = |name| std::env::var(name).ok().and_then(|v| v.parse().ok()).map(Duration::from_millis);
-    let defaults = PresenceConfig::default();
-    let presence = PresenceConfig {
-        broadcast_period: env_ms("PRESENCE_BROADCAST_MS").unwrap_or(defaults.broadcast_period),
-        down_period: env_ms("PRESENCE_DOWN_MS").unwrap_or(defaults.down_period),
-    };
+    let mut presence = PresenceConfig::default();
+    if let Some(period) = env_ms("PRESENCE_BROADCAST_MS") {
+        presence = presence.broadcast_period(period);
+    }
+    if let Some(period) = env_ms("PRESENCE_DOWN_MS") {
+        presence = presence.down_period(period);
+    }
     let mut endpoint = Endpoint::builder()
         .socket::<UserSocket>("/socket", config)
         .presence_config(presence)

@@ -88,7 +88,7 @@ async fn serve(endpoint: Endpoint) -> SocketAddr {
 
 /// Presence replication fast enough for tests.
 fn quick_presence() -> PresenceConfig {
-    PresenceConfig { broadcast_period: Duration::from_millis(100), down_period: Duration::from_millis(1000) }
+    PresenceConfig::default().broadcast_period(Duration::from_millis(100)).down_period(Duration::from_millis(1000))
 }
 
 /// A node of a cluster sharing `channel` on the Redis at `port`; the endpoint is returned to keep it alive.
@@ -355,7 +355,7 @@ async fn a_node_shutting_down_takes_its_users_with_it_at_once() {
     let (port, channel) = (shared_redis(), unique_channel());
     // A down period far longer than the test: only the goodbye can make bob leave in time.
     let slow_down =
-        PresenceConfig { broadcast_period: Duration::from_millis(100), down_period: Duration::from_secs(600) };
+        PresenceConfig::default().broadcast_period(Duration::from_millis(100)).down_period(Duration::from_secs(600));
     let (a, _node_a) = node_with(port, &channel, "a", slow_down.clone()).await;
     let (b, node_b) = node_with(port, &channel, "b", slow_down).await;
     let topic = "presence:goodbye";

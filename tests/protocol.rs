@@ -507,7 +507,7 @@ async fn limits_on_names_nesting_and_join_rate() {
 #[tokio::test]
 async fn shutdown_drains_in_batches_and_completes_in_flight_replies() {
     let drain =
-        channels::Drain { batch_size: 1, interval: Duration::from_millis(400), timeout: Duration::from_secs(5) };
+        channels::Drain::default().batch_size(1).interval(Duration::from_millis(400)).timeout(Duration::from_secs(5));
     let server = TestServer::start_with_drain(SocketConfig::default(), drain).await;
     let mut clients = Vec::new();
     for i in 0..3 {

@@ -24,28 +24,45 @@ struct LifecycleState {
 }
 
 /// How connections are closed at shutdown: in batches, so clients reconnect elsewhere in waves rather than all
-/// at once (Phoenix's drainer).
+/// at once (Phoenix's drainer), with Phoenix's defaults.
 ///
 /// ```
 /// use std::time::Duration;
 /// use channels_runtime::Drain;
 ///
-/// let drain = Drain { batch_size: 1_000, interval: Duration::from_millis(500), ..Drain::default() };
-/// assert_eq!(drain.timeout, Duration::from_secs(30));
+/// let drain = Drain::default().batch_size(1_000).interval(Duration::from_millis(500));
+/// # drop(drain);
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Drain {
-    /// Connections closed per batch (Phoenix: 10,000).
-    pub batch_size: usize,
-    /// Time between batches (Phoenix: 2 s).
-    pub interval: Duration,
-    /// The whole drain takes at most this long (Phoenix: 30 s).
-    pub timeout: Duration,
+    batch_size: usize,
+    interval: Duration,
+    timeout: Duration,
 }
 
 impl Default for Drain {
     fn default() -> Self {
         Drain { batch_size: 10_000, interval: Duration::from_secs(2), timeout: Duration::from_secs(30) }
+    }
+}
+
+impl Drain {
+    /// Connections closed per batch. Default 10,000, as Phoenix.
+    pub fn batch_size(mut self, connections: usize) -> Self {
+        self.batch_size = connections;
+        self
+    }
+
+    /// Time between batches. Default 2 s, as Phoenix.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The whole drain takes at most this long. Default 30 s, as Phoenix.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 
@@ -128,11 +145,9 @@ mod tests {
 
     #[test]
     fn drain_slots_fill_batches_in_turn() {
-        let lifecycle = Lifecycle::new(Drain {
-            batch_size: 2,
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_millis(2500),
-        });
+        let drain =
+            Drain::default().batch_size(2).interval(Duration::from_secs(1)).timeout(Duration::from_millis(2500));
+        let lifecycle = Lifecycle::new(drain);
         let delays: Vec<_> = (0..7).map(|_| lifecycle.drain_delay().as_millis()).collect();
         assert_eq!(delays, [0, 0, 1000, 1000, 2000, 2000, 2500]);
     }

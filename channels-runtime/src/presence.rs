@@ -38,18 +38,38 @@ use crate::pubsub::{Broadcast, PubSub};
 /// The internal topic replicas talk on.
 const REPLICATION_TOPIC: &str = "phx_presence:replication";
 
-/// Timing of the replication between nodes.
+/// Timing of the replication between nodes, with Phoenix's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use channels_runtime::PresenceConfig;
+///
+/// let config = PresenceConfig::default().broadcast_period(Duration::from_millis(500)).down_period(Duration::from_secs(10));
+/// # drop(config);
+/// ```
 #[derive(Debug, Clone)]
 pub struct PresenceConfig {
-    /// How often a node sends a heartbeat with its clock (Phoenix: 1.5 s).
-    pub broadcast_period: Duration,
-    /// A node silent this long is down and its entries leave (Phoenix: 30 s).
-    pub down_period: Duration,
+    broadcast_period: Duration,
+    down_period: Duration,
 }
 
 impl Default for PresenceConfig {
     fn default() -> Self {
         PresenceConfig { broadcast_period: Duration::from_millis(1500), down_period: Duration::from_secs(30) }
+    }
+}
+
+impl PresenceConfig {
+    /// How often a node sends a heartbeat with its clock. Default 1.5 s, as Phoenix.
+    pub fn broadcast_period(mut self, period: Duration) -> Self {
+        self.broadcast_period = period;
+        self
+    }
+
+    /// A node silent this long is down and its entries leave. Default 30 s, as Phoenix.
+    pub fn down_period(mut self, period: Duration) -> Self {
+        self.down_period = period;
+        self
     }
 }
 
