@@ -16,6 +16,7 @@ use crate::origin::CheckOrigin;
 #[derive(Debug, Clone)]
 pub struct SocketConfig {
     pub(crate) idle_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     pub(crate) max_channels: usize,
     pub(crate) outbox_capacity: usize,
     pub(crate) mailbox_capacity: usize,
@@ -34,6 +35,7 @@ impl Default for SocketConfig {
     fn default() -> Self {
         SocketConfig {
             idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
             max_channels: 100,
             outbox_capacity: 1024,
             mailbox_capacity: 1024,
@@ -55,6 +57,13 @@ impl SocketConfig {
     /// heartbeat every 30 s.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// Closes a connection whose client does not take a write within this long: it stopped reading, and what
+    /// waits for it would otherwise hold memory and its place in a shutdown. Default 30 s.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
         self
     }
 

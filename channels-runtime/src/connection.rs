@@ -64,6 +64,11 @@ impl<S: Socket> Connection<S> {
         }
     }
 
+    /// The settings of the connection's socket handler.
+    pub(crate) fn config(&self) -> &SocketConfig {
+        &self.shared.config
+    }
+
     /// The connection's outbound queue.
     pub(crate) fn outbox(&self) -> &Arc<Outbox> {
         &self.outbox

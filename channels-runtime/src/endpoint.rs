@@ -13,8 +13,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::Semaphore;
 use warp::Filter;
 use warp::reply::{Reply, Response};
 
@@ -76,6 +77,7 @@ struct Inner {
     presence: PresenceSlot,
     mounts: Vec<Box<dyn Mount>>,
     http: Option<HttpService>,
+    http_config: HttpConfig,
     lifecycle: Lifecycle,
 }
 
@@ -88,6 +90,7 @@ pub struct EndpointBuilder {
     secret_key_base: Option<String>,
     presence_config: PresenceConfig,
     drain: Drain,
+    http_config: HttpConfig,
 }
 
 impl Endpoint {
@@ -100,6 +103,7 @@ impl Endpoint {
             secret_key_base: None,
             presence_config: PresenceConfig::default(),
             drain: Drain::default(),
+            http_config: HttpConfig::default(),
         }
     }
 
@@ -229,6 +233,12 @@ impl EndpointBuilder {
         self
     }
 
+    /// Limits on plain HTTP connections (before a WebSocket upgrade, and LongPoll's).
+    pub fn http_config(mut self, config: HttpConfig) -> Self {
+        self.http_config = config;
+        self
+    }
+
     /// Builds the endpoint.
     pub fn build(self) -> Endpoint {
         // Resolve the metric handles against the recorder installed by now.
@@ -238,7 +248,8 @@ impl EndpointBuilder {
         let cx = MountContext { pubsub: self.pubsub, presence, secret_key_base, lifecycle: Lifecycle::new(self.drain) };
         let mounts = self.sockets.into_iter().map(|mount| mount(&cx)).collect();
         let MountContext { pubsub, presence, lifecycle, .. } = cx;
-        Endpoint { inner: Arc::new(Inner { pubsub, presence, mounts, http: self.http, lifecycle }) }
+        let http_config = self.http_config;
+        Endpoint { inner: Arc::new(Inner { pubsub, presence, mounts, http: self.http, http_config, lifecycle }) }
     }
 }
 
@@ -265,30 +276,45 @@ impl Server {
     pub async fn run(self) -> io::Result<()> {
         let Server { listener, endpoint } = self;
         let lifecycle = endpoint.inner.lifecycle.clone();
+        let config = endpoint.inner.http_config.clone();
+        let http_slots = Arc::new(Semaphore::new(config.max_connections));
+        let mut accept_backoff = Backoff::default();
         loop {
             let (tcp, peer) = tokio::select! {
                 () = lifecycle.shutting_down() => break,
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
-                        // Out of file descriptors, most likely: wait for some to be released.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        accept_backoff.failed(&e).await;
                         continue;
                     }
                 },
             };
+            accept_backoff.reset();
+            // Held until the connection ends or upgrades: clients that never finish a request cannot take every
+            // file descriptor.
+            let Ok(slot) = http_slots.clone().try_acquire_owned() else {
+                crate::metrics::metrics().http_refused.increment(1);
+                tracing::debug!(%peer, max = config.max_connections, "connection refused: too many HTTP connections");
+                continue;
+            };
             let _ = tcp.set_nodelay(true);
             let endpoint = endpoint.clone();
             let guard = lifecycle.track();
+            let header_read_timeout = config.header_read_timeout;
             tokio::spawn(async move {
-                let _guard = guard;
+                let _guards = (guard, slot);
                 let lifecycle = endpoint.inner.lifecycle.clone();
                 let service = service_fn(move |req| {
                     let endpoint = endpoint.clone();
                     async move { Ok::<_, Infallible>(endpoint.handle(req, peer).await) }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(tcp), service).with_upgrades();
+                // The header-read timeout also ends a keep-alive connection idle between requests.
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_read_timeout)
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .with_upgrades();
                 let mut conn = std::pin::pin!(conn);
                 let result = tokio::select! {
                     result = conn.as_mut() => result,
@@ -297,14 +323,92 @@ impl Server {
                         conn.await
                     }
                 };
-                if let Err(e) = result {
-                    tracing::debug!(%peer, "HTTP connection ended: {e}");
+                match result {
+                    Err(e) if e.is_timeout() => {
+                        crate::metrics::metrics().http_timeouts.increment(1);
+                        tracing::debug!(%peer, "HTTP connection closed: no request within the header-read timeout");
+                    }
+                    Err(e) => tracing::debug!(%peer, "HTTP connection ended: {e}"),
+                    Ok(()) => {}
                 }
             });
         }
         drop(listener);
         lifecycle.closed(CLOSE_GRACE).await;
         Ok(())
+    }
+}
+
+/// Waits longer after each failed accept (out of file descriptors, most likely) until one succeeds, and logs the
+/// first failure of a run only, so a full descriptor table does not flood the log.
+#[derive(Default)]
+struct Backoff {
+    delay: Option<Duration>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_secs(1);
+
+    async fn failed(&mut self, e: &io::Error) {
+        crate::metrics::metrics().accept_errors.increment(1);
+        let delay = match self.delay {
+            None => {
+                tracing::warn!("accept failed: {e}; backing off until accepting works again");
+                Self::FIRST
+            }
+            Some(delay) => {
+                tracing::debug!("accept failed: {e}");
+                (delay * 2).min(Self::MAX)
+            }
+        };
+        self.delay = Some(delay);
+        tokio::time::sleep(delay).await;
+    }
+
+    fn reset(&mut self) {
+        if self.delay.take().is_some() {
+            tracing::info!("accepting connections again");
+        }
+    }
+}
+
+/// Limits on plain HTTP connections: before a WebSocket upgrade, and LongPoll's. Both bound what a client that
+/// opens connections and sends nothing can hold.
+///
+/// ```
+/// use std::time::Duration;
+/// use channels_runtime::{Endpoint, HttpConfig};
+///
+/// let http = HttpConfig::default().header_read_timeout(Duration::from_secs(5)).max_connections(2_000);
+/// let endpoint = Endpoint::builder().http_config(http);
+/// # drop(endpoint);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    header_read_timeout: Duration,
+    max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { header_read_timeout: Duration::from_secs(10), max_connections: 10_000 }
+    }
+}
+
+impl HttpConfig {
+    /// A connection must send a whole request head within this long of opening, and of its previous response
+    /// (the keep-alive idle limit); otherwise it is closed. Default 10 s.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// The most HTTP connections open at once, not counting upgraded WebSockets; past it new connections are
+    /// closed at once. Default 10,000.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
     }
 }
 

@@ -38,7 +38,7 @@ pub use channel::{
     StopReason, TerminateReason,
 };
 pub use config::SocketConfig;
-pub use endpoint::{Endpoint, EndpointBuilder, Server};
+pub use endpoint::{Endpoint, EndpointBuilder, HttpConfig, Server};
 pub use lifecycle::Drain;
 pub use origin::{AllowedOrigin, CheckOrigin, Origin};
 pub use payload::{IntoPayload, Payload, PayloadError};

@@ -28,6 +28,9 @@ pub(crate) struct Metrics {
     pub(crate) crashes: Counter,
     pub(crate) slow_clients: Counter,
     pub(crate) pubsub_dropped: Counter,
+    pub(crate) http_refused: Counter,
+    pub(crate) http_timeouts: Counter,
+    pub(crate) accept_errors: Counter,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -45,6 +48,9 @@ pub(crate) fn metrics() -> &'static Metrics {
         crashes: counter!("channels_crashes_total"),
         slow_clients: counter!("channels_slow_client_disconnects_total"),
         pubsub_dropped: counter!("channels_pubsub_dropped_total"),
+        http_refused: counter!("channels_http_refused_total"),
+        http_timeouts: counter!("channels_http_timeouts_total"),
+        accept_errors: counter!("channels_accept_errors_total"),
     })
 }
 

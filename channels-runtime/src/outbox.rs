@@ -23,6 +23,8 @@ pub(crate) enum CloseReason {
     MalformedFrame,
     /// The client sent a frame over the size limit: close code 1009.
     FrameTooBig,
+    /// A write to the client did not finish in time: it stopped reading. Its socket is full, so no close frame.
+    WriteTimeout,
 }
 
 impl CloseReason {
@@ -33,6 +35,7 @@ impl CloseReason {
             CloseReason::Shutdown => 1012,
             CloseReason::MalformedFrame => 1011,
             CloseReason::FrameTooBig => 1009,
+            CloseReason::WriteTimeout => 1008,
         }
     }
 
@@ -43,6 +46,7 @@ impl CloseReason {
             CloseReason::Shutdown => "server shutdown",
             CloseReason::MalformedFrame => "malformed frame",
             CloseReason::FrameTooBig => "message too big",
+            CloseReason::WriteTimeout => "write timeout",
         }
     }
 }

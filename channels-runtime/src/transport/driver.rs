@@ -59,6 +59,7 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
     peer: SocketAddr,
 ) {
     let outbox = connection.outbox().clone();
+    let write_timeout = connection.config().write_timeout;
     let mut batch = VecDeque::new();
     // One timer for both deadlines (idle, and this connection's drain turn at shutdown), and the two close
     // signals made once: this loop wakes for every frame written, so each wake-up must stay cheap.
@@ -68,13 +69,13 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
     let mut shutting_down = pin!(lifecycle.shutting_down());
     let mut shut = pin!(outbox.shut_down());
     let reason = loop {
+        if let Some(at) = drain_at.filter(|at| *at < timer.deadline()) {
+            timer.as_mut().reset(at);
+        }
         tokio::select! {
             biased;
             () = &mut shutting_down, if drain_at.is_none() => {
-                let at = Instant::now() + lifecycle.drain_delay();
-                drain_at = Some(at);
-                let next = at.min(timer.deadline());
-                timer.as_mut().reset(next);
+                drain_at = Some(Instant::now() + lifecycle.drain_delay());
             }
             open = outbox.queue.recv_all(&mut batch) => {
                 if let Some(reason) = outbox.close_reason() {
@@ -83,11 +84,26 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
                 if !open {
                     break None;
                 }
-                // A client that stops reading blocks this write; the close request must still get through.
-                let written = tokio::select! {
-                    biased;
-                    reason = &mut shut => Err(reason),
-                    result = transport.send(&mut batch) => Ok(result),
+                // A client that stops reading blocks this write: a close request, the write timeout and this
+                // connection's drain turn must still get through.
+                let write_deadline = Instant::now() + write_timeout;
+                let written = {
+                let mut send = pin!(transport.send(&mut batch));
+                loop {
+                    let deadline = drain_at.map_or(write_deadline, |at| at.min(write_deadline));
+                    tokio::select! {
+                        biased;
+                        reason = &mut shut => break Err(reason),
+                        result = &mut send => break Ok(result),
+                        () = &mut shutting_down, if drain_at.is_none() => {
+                            drain_at = Some(Instant::now() + lifecycle.drain_delay());
+                        }
+                        () = sleep_until(deadline) => {
+                            crate::metrics::metrics().slow_clients.increment(1);
+                            break Err(CloseReason::WriteTimeout);
+                        }
+                    }
+                }
                 };
                 match written {
                     Ok(Ok(())) => recycle(&mut batch),

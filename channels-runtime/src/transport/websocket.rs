@@ -201,7 +201,7 @@ impl Transport for WebSocket {
     async fn close(mut self, reason: Option<CloseReason>) {
         match reason {
             // Its socket is full: a close frame would only wait there.
-            Some(CloseReason::SlowClient) => {}
+            Some(CloseReason::SlowClient | CloseReason::WriteTimeout) => {}
             Some(reason) => {
                 let frame = CloseFrame { code: CloseCode::from(reason.code()), reason: reason.as_str().into() };
                 let _ = timeout(CLOSE_TIMEOUT, self.sink.send(WsMessage::Close(Some(frame)))).await;
