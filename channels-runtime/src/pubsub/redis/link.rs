@@ -31,6 +31,7 @@ pub(super) enum Side {
 }
 
 impl Shared {
+    /// `side` is connected: once both are, logs the end of the outage (or the first connection).
     pub(super) fn link_up(&self, side: Side) {
         if let Side::Publisher = side {
             self.publishing.store(true, Ordering::Relaxed);
@@ -50,6 +51,7 @@ impl Shared {
         link.announced = true;
     }
 
+    /// `side` lost its connection (or could not connect): logs the outage when it begins.
     pub(super) fn link_down(&self, side: Side, error: &dyn fmt::Display) {
         if let Side::Publisher = side {
             self.publishing.store(false, Ordering::Relaxed);
