@@ -8,11 +8,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use channels_bench::channel::BenchSocket;
 use channels_runtime::testing::TestEndpoint;
-use channels_runtime::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, HandleResult, JoinResult, Payload, PubSub, Refuse, Router,
-    Serializer, Socket,
-};
+use channels_runtime::{ConnectParams, Payload, PubSub, Serializer};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +41,8 @@ fn connect(c: &mut Criterion) {
     let mut g = c.benchmark_group("connect");
     g.bench_function("negotiate_vsn", |b| b.iter(|| Serializer::negotiate(black_box(Some("2.0.0")))));
     g.bench_function("params_from_query_short", |b| b.iter(|| ConnectParams::from_query(black_box("vsn=2.0.0"))));
-    let long = "token=SFMyNTY.g2gDYQFuBgBGxKZ2jQFiAAFRgA.2Yc0Zs1lV_QZ3lqXlIzX0R9&vsn=2.0.0&user%5Bid%5D=42&user%5Bname%5D=jo";
+    let long =
+        "token=SFMyNTY.g2gDYQFuBgBGxKZ2jQFiAAFRgA.2Yc0Zs1lV_QZ3lqXlIzX0R9&vsn=2.0.0&user%5Bid%5D=42&user%5Bname%5D=jo";
     g.bench_function("params_from_query_token_nested", |b| b.iter(|| ConnectParams::from_query(black_box(long))));
     g.finish();
 }
@@ -85,37 +84,6 @@ fn dispatch(c: &mut Criterion) {
         });
     }
     g.finish();
-}
-
-struct BenchSocket;
-
-impl Socket for BenchSocket {
-    async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> {
-        Ok(BenchSocket)
-    }
-    fn channels() -> Router<Self> {
-        Router::new().channel::<BenchChannel>("bench:*")
-    }
-}
-
-struct BenchChannel;
-
-impl Channel for BenchChannel {
-    type Socket = BenchSocket;
-    type Info = ();
-    async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> {
-        JoinResult::ok(BenchChannel)
-    }
-    async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
-        match event {
-            "broadcast" => {
-                socket.broadcast("msg", payload);
-                HandleResult::NoReply
-            }
-            "ping" => HandleResult::ok(payload),
-            _ => HandleResult::error(serde_json::json!({"reason": "unhandled event"})),
-        }
-    }
 }
 
 fn channel_round_trip(c: &mut Criterion) {

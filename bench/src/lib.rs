@@ -1,9 +1,11 @@
 //! Shared pieces of the benchmark suite: wire frames of both protocols, the 100-byte payload, client sockets bound
 //! to a chosen 127.0.0.x, the latency histogram, the shared-memory counters of the fan-out workload, and /proc
-//! readings.
+//! readings; and [`channel`], the bench channel of our runtime.
 //!
 //! The binaries: `loadgen` (one load-generating process, driven over stdin/stdout), `floor` (the minimal
 //! tokio-tungstenite server), `bench_server` (our runtime), `driver` (runs everything, see BENCHMARKS.md).
+
+pub mod channel;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};

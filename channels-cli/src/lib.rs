@@ -2,7 +2,7 @@
 //! and `channels gen channel NAME` adds a channel to it, as `mix phx.new` and `mix phx.gen.channel` do for Phoenix.
 //!
 //! A separate crate with no dependencies, so nothing only this tool needs reaches the apps that depend on
-//! `channels` (DESIGN.md). The binary (`src/main.rs`) only reads the process's arguments and directory and calls
+//! `channels`. The binary (`src/main.rs`) only reads the process's arguments and directory and calls
 //! [`run`]; the pieces are [`args`] (the command line), [`names`] (what a valid name is) and [`generate`] (the
 //! templates and the files they become).
 

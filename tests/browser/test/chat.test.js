@@ -22,8 +22,9 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium"
 const SCREENSHOT = process.env.SCREENSHOT || path.resolve(here, "../../../target/artifacts/chat.png")
 const URL = `http://127.0.0.1:${PORT}/`
 
-// The launch flags of DESIGN.md, plus what keeps a CI run quiet and deterministic. Playwright's `launch` gives the
-// browser a fresh user-data-dir of its own (a temporary profile, removed when the browser closes).
+// Debian's Chromium, headless in a container (no sandbox, no GPU), plus what keeps a CI run quiet and deterministic
+// (no QUIC, no first-run page, no background traffic). Playwright's `launch` gives the browser a fresh
+// user-data-dir of its own (a temporary profile, removed when the browser closes).
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
