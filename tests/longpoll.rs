@@ -11,7 +11,7 @@ use channels::{
     Socket, SocketConfig, TerminateReason,
 };
 use serde_json::{Value, json};
-use support::Client;
+use support::ws::Client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -7,7 +7,7 @@ use channels::{
     Socket, SocketConfig,
 };
 use serde_json::json;
-use support::Client;
+use support::ws::Client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct UserSocket;

@@ -13,8 +13,10 @@ use channels::{
     PresenceConfig, PubSub, RedisConfig, Refuse, Router, Socket, SocketConfig,
 };
 use serde_json::{Value, json};
-use support::redis::{RedisServer, SHARED_REDIS_PORT, free_port, shared_redis, unique_channel};
-use support::{Client, Frame, ServerProcess};
+use support::free_port;
+use support::process::ServerProcess;
+use support::redis::{RedisServer, SHARED_REDIS_PORT, shared_redis, unique_channel};
+use support::ws::{Client, Frame};
 
 struct UserSocket;
 

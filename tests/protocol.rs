@@ -13,7 +13,7 @@ use channels::{
     Router, Socket, SocketConfig, TerminateReason,
 };
 use serde_json::{Value, json};
-use support::{Client, Frame};
+use support::ws::{Client, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use warp::Filter;

@@ -22,8 +22,10 @@ use channels::{
     RedisConfig, Refuse, Router, Socket, SocketConfig,
 };
 use serde_json::{Value, json};
-use support::redis::{RedisServer, free_port, redis_command, shared_redis, unique_channel};
-use support::{Client, Frame, ServerProcess};
+use support::free_port;
+use support::process::ServerProcess;
+use support::redis::{RedisServer, redis_command, shared_redis, unique_channel};
+use support::ws::{Client, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long cross-node delivery may take to resume once Redis is back (the tests' backoff caps at 250 ms).

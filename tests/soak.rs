@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Barrier, Semaphore};
 
-use support::{Client, Frame, ServerProcess};
+use support::process::ServerProcess;
+use support::ws::{Client, Frame};
 
 const CLIENTS: usize = 2000;
 const GROUP: usize = 10;
