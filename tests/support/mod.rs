@@ -1,15 +1,21 @@
 //! Shared harness for the root package's integration tests. Use it from a test file with `mod support;`.
 //!
 //! - [`process`]: example binaries (e.g. `conformance`) run on a free port, killed on drop;
+//! - [`server`]: an endpoint served in the test's process;
+//! - [`sockets`]: the socket handler of those servers;
 //! - [`ws`]: a raw WebSocket client that sends exact frames and asserts on exact frames;
+//! - [`http`]: raw HTTP/1.1 requests;
 //! - [`redis`]: the machine's Redis, and Redis servers of a test's own;
 //! - here: [`free_port`], [`assert_json_eq`], [`hex`], [`unhex`].
 //!
 //! Not every test file uses every item, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod process;
 pub mod redis;
+pub mod server;
+pub mod sockets;
 pub mod ws;
 
 use serde_json::Value;

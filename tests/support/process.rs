@@ -1,5 +1,6 @@
 //! Example binaries run as child processes: [`example_bin`] builds (or confirms fresh) an example for the test's
-//! profile, [`ServerProcess`] runs one on a free port and kills it on drop.
+//! profile, [`ServerProcess`] runs one on a free port and kills it on drop, [`conformance_node`] runs the
+//! `conformance` example as a node of a cluster.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -215,6 +216,18 @@ impl ServerProcess {
             state = self.output.changed.wait_timeout(state, deadline - now).unwrap().0;
         }
     }
+}
+
+/// The `conformance` example as the node `name` of a cluster on the Redis at `redis_port`, over Redis channel
+/// `channel`, with `env` added to its environment.
+pub fn conformance_node(redis_port: u16, channel: &str, name: &str, env: &[(&str, &str)]) -> ServerProcess {
+    let url = format!("redis://127.0.0.1:{redis_port}");
+    let mut vars = vec![("REDIS_URL", url.as_str()), ("NODE_NAME", name), ("REDIS_CHANNEL", channel)];
+    vars.extend_from_slice(env);
+    let server = ServerProcess::start_with_env("conformance", &vars);
+    // Said before `listening on`; missing means the example ignored REDIS_URL.
+    server.wait_for_log("PubSub connected to Redis", Duration::from_millis(500));
+    server
 }
 
 #[derive(Debug)]

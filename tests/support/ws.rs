@@ -7,6 +7,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -55,22 +57,24 @@ impl Client {
     /// Connects to `url` (e.g. from [`ws_url`]).
     ///
     /// # Panics
-    /// If the handshake fails (use [`try_connect`](Client::try_connect) to inspect a refusal).
+    /// If the handshake fails.
     pub async fn connect(url: &str) -> Client {
-        match Client::try_connect(url).await {
-            Ok(client) => client,
-            Err(e) => panic!("WebSocket connect to {url} failed: {}", describe_ws_error(&e)),
-        }
+        Client::connect_request(url).await.0
     }
 
-    /// Connects to `url`; a refused upgrade comes back as `Err(tungstenite::Error::Http(response))`, whose
-    /// `status()` is the HTTP status (e.g. 403).
-    pub async fn try_connect(url: &str) -> Result<Client, tungstenite::Error> {
-        let (ws, _response) =
-            tokio::time::timeout(RECV_TIMEOUT, tokio_tungstenite::connect_async(url)).await.unwrap_or_else(|_| {
-                panic!("WebSocket connect to {url} timed out after {RECV_TIMEOUT:?}");
-            })?;
-        Ok(Client { ws, closed: false })
+    /// Connects with `request` (a URL, or a request with headers of the test's choice); returns the server's
+    /// answer to the upgrade too.
+    ///
+    /// # Panics
+    /// If the handshake fails.
+    pub async fn connect_request(request: impl IntoClientRequest + Unpin) -> (Client, Response) {
+        let request = request.into_client_request().expect("a WebSocket request");
+        let uri = request.uri().clone();
+        match tokio::time::timeout(RECV_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
+            Ok(Ok((ws, response))) => (Client { ws, closed: false }, response),
+            Ok(Err(e)) => panic!("WebSocket connect to {uri} failed: {}", describe_ws_error(&e)),
+            Err(_) => panic!("WebSocket connect to {uri} timed out after {RECV_TIMEOUT:?}"),
+        }
     }
 
     /// Sends a text frame with exactly `text`.
@@ -149,6 +153,36 @@ impl Client {
             }
             other => panic!("expected text frame {expected}\n but got {}", other.describe()),
         }
+    }
+
+    /// Receives one frame and asserts it is a JSON text frame; returns its JSON.
+    pub async fn recv_json(&mut self) -> Value {
+        match self.recv().await {
+            Frame::Text(text) => {
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("received text frame is not JSON ({e}): {text}"))
+            }
+            other => panic!("expected a text frame, but got {}", other.describe()),
+        }
+    }
+
+    /// Joins `topic` (V2) with `payload` (JSON text), `join_ref` serving as the join's ref too, and asserts the
+    /// next frame is the ok reply carrying `response` (JSON text).
+    pub async fn join(&mut self, join_ref: &str, topic: &str, payload: &str, response: &str) {
+        self.send_text(&format!(r#"["{join_ref}","{join_ref}","{topic}","phx_join",{payload}]"#)).await;
+        self.expect_text(&format!(
+            r#"["{join_ref}","{join_ref}","{topic}","phx_reply",{{"response":{response},"status":"ok"}}]"#
+        ))
+        .await;
+    }
+
+    /// Sends a heartbeat (V2) with `heartbeat_ref` and asserts the next frame is its reply: the connection is
+    /// alive and had nothing else queued.
+    pub async fn heartbeat(&mut self, heartbeat_ref: &str) {
+        self.send_text(&format!(r#"[null,"{heartbeat_ref}","phoenix","heartbeat",{{}}]"#)).await;
+        self.expect_text(&format!(
+            r#"[null,"{heartbeat_ref}","phoenix","phx_reply",{{"response":{{}},"status":"ok"}}]"#
+        ))
+        .await;
     }
 
     /// Receives one frame and asserts it is a binary frame with exactly `expected` bytes.
