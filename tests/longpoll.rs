@@ -88,6 +88,14 @@ impl TestServer {
         r.json()["token"].as_str().unwrap().to_owned()
     }
 
+    /// Opens a session that joined `topic`, the join's reply and push read; returns its token.
+    async fn open_joined(&self, query: &str, topic: &str) -> String {
+        let token = self.open(query).await;
+        self.post(&token, "application/json", &format!(r#"["1","1","{topic}","phx_join",{{}}]"#)).await;
+        self.poll_frames(&token, 2).await;
+        token
+    }
+
     async fn post(&self, token: &str, content_type: &str, body: &str) -> Value {
         let path = format!("/socket/longpoll?vsn=2.0.0&token={token}");
         let r = self.request("POST", &path, &[("Content-Type", content_type)], body).await;
@@ -231,9 +239,7 @@ async fn idle_session_expires_and_its_channels_terminate() {
 #[tokio::test]
 async fn disconnect_ends_the_session() {
     let server = start().await;
-    let token = server.open("vsn=2.0.0&user=7").await;
-    server.post(&token, "application/json", r#"["1","1","room:d","phx_join",{}]"#).await;
-    server.poll_frames(&token, 2).await;
+    let token = server.open_joined("vsn=2.0.0&user=7", "room:d").await;
     server.endpoint.broadcast("users_socket:7", "disconnect", json!({}));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.poll(&token).await.json()["status"], 410);
@@ -242,9 +248,7 @@ async fn disconnect_ends_the_session() {
 #[tokio::test]
 async fn longpoll_and_websocket_clients_chat() {
     let server = start().await;
-    let token = server.open("vsn=2.0.0").await;
-    server.post(&token, "application/json", r#"["1","1","room:chat","phx_join",{}]"#).await;
-    server.poll_frames(&token, 2).await;
+    let token = server.open_joined("vsn=2.0.0", "room:chat").await;
     let mut ws = server.client("vsn=2.0.0").await;
     ws.join("5", "room:chat", "{}", "{}").await;
     ws.expect_text(r#"["5",null,"room:chat","joined",{"topic":"room:chat"}]"#).await;
@@ -268,9 +272,7 @@ async fn longpoll_and_websocket_clients_chat() {
 async fn an_aborted_poll_does_not_keep_the_session_alive() {
     let server = start().await;
     let mut terminations = server.endpoint.pubsub().subscribe("terminations", 8);
-    let token = server.open("vsn=2.0.0").await;
-    server.post(&token, "application/json", r#"["1","1","room:abort","phx_join",{}]"#).await;
-    server.poll_frames(&token, 2).await;
+    let token = server.open_joined("vsn=2.0.0", "room:abort").await;
     // A poll the client gives up on while it waits (a closed tab, `socket.disconnect()`).
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     let get = format!("GET /socket/longpoll?vsn=2.0.0&token={token} HTTP/1.1\r\nHost: x\r\n\r\n");
