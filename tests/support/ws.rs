@@ -16,6 +16,7 @@ use super::{assert_json_eq, hex};
 
 /// How long [`Client::recv`] (and the `expect_*` helpers) wait for a frame.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The WebSocket URL of the socket mounted at `/socket` on `addr`, with `query` (without `?`; may be empty),
 /// e.g. `ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0`.
 pub fn ws_url(addr: SocketAddr, query: &str) -> String {
@@ -67,7 +68,7 @@ impl Client {
     ///
     /// # Panics
     /// If the handshake fails.
-    pub async fn connect_request(request: impl IntoClientRequest + Unpin) -> (Client, Response) {
+    pub async fn connect_request(request: impl IntoClientRequest) -> (Client, Response) {
         let request = request.into_client_request().expect("a WebSocket request");
         let uri = request.uri().clone();
         match tokio::time::timeout(RECV_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
