@@ -483,9 +483,6 @@ pub mod prelude {
     };
 }
 
-#[cfg(test)]
-mod dsl_tests;
-
 /// The README's Rust examples, compiled as doctests so they cannot drift from the API.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

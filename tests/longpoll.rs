@@ -3,39 +3,27 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, Payload, Refuse, Router,
-    Socket, SocketConfig, TerminateReason,
+    Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, Payload, Router, SocketConfig, TerminateReason,
 };
 use serde_json::{Value, json};
-use support::Client;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::http::Response;
+use support::server::TestServer;
+use support::sockets::Routes;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-struct UserSocket {
-    user: Option<String>,
-}
+enum App {}
 
-impl Socket for UserSocket {
-    async fn connect(params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
-        if params.get("reject").is_some() {
-            return Err(Refuse);
-        }
-        let user = params.get("user").or(info.auth_token.as_deref()).map(str::to_owned);
-        Ok(UserSocket { user })
-    }
-
-    fn id(&self) -> Option<String> {
-        self.user.as_ref().map(|u| format!("users_socket:{u}"))
-    }
-
-    fn channels() -> Router<Self> {
+impl Routes for App {
+    fn channels() -> Router<UserSocket> {
         Router::new().channel::<RoomChannel>("room:*")
     }
 }
+
+type UserSocket = support::sockets::UserSocket<App>;
 
 struct RoomChannel;
 
@@ -69,78 +57,26 @@ impl Channel for RoomChannel {
     }
 }
 
-struct Server {
-    addr: SocketAddr,
-    endpoint: Endpoint,
-}
-
 const WINDOW: Duration = Duration::from_millis(400);
 
-async fn start() -> Server {
+async fn start() -> TestServer {
     let config = SocketConfig::default().longpoll(true).longpoll_window(WINDOW);
-    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", config).build();
-    let server = endpoint.bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
-    Server { addr, endpoint }
+    TestServer::serve(Endpoint::builder().socket::<UserSocket>("/socket", config).build()).await
 }
 
-/// A parsed HTTP response.
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+/// The frames in a poll's `messages`, each parsed from its JSON string.
+fn messages(r: &Response) -> Vec<Value> {
+    let json = r.json();
+    json["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages: {json}"))
+        .iter()
+        .map(|m| serde_json::from_str(m.as_str().expect("messages are strings")).expect("each is a frame"))
+        .collect()
 }
 
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:?}"))
-    }
-
-    /// The frames in `messages`, each parsed from its JSON string.
-    fn messages(&self) -> Vec<Value> {
-        let json = self.json();
-        json["messages"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no messages: {json}"))
-            .iter()
-            .map(|m| serde_json::from_str(m.as_str().expect("messages are strings")).expect("each is a frame"))
-            .collect()
-    }
-}
-
-impl Server {
-    async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
-        let mut tcp = TcpStream::connect(self.addr).await.unwrap();
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
-        for (name, value) in headers {
-            req.push_str(&format!("{name}: {value}\r\n"));
-        }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        tcp.write_all(req.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut raw))
-            .await
-            .expect("response in time")
-            .unwrap();
-        let raw = String::from_utf8(raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end: {raw}"));
-        let mut lines = head.lines();
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-        let body = if chunked { dechunk(body) } else { body.to_owned() };
-        Response { status, headers, body }
-    }
-
+/// The LongPoll requests of this file's tests.
+impl TestServer {
     async fn get(&self, query: &str) -> Response {
         self.request("GET", &format!("/socket/longpoll?{query}"), &[], "").await
     }
@@ -150,6 +86,14 @@ impl Server {
         let r = self.get(query).await;
         assert_eq!(r.json()["status"], 410, "{r:?}");
         r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Opens a session that joined `topic`, the join's reply and push read; returns its token.
+    async fn open_joined(&self, query: &str, topic: &str) -> String {
+        let token = self.open(query).await;
+        self.post(&token, "application/json", &format!(r#"["1","1","{topic}","phx_join",{{}}]"#)).await;
+        self.poll_frames(&token, 2).await;
+        token
     }
 
     async fn post(&self, token: &str, content_type: &str, body: &str) -> Value {
@@ -169,27 +113,13 @@ impl Server {
         while frames.len() < n {
             let r = self.poll(token).await;
             match r.json()["status"].as_u64() {
-                Some(200) => frames.extend(r.messages()),
+                Some(200) => frames.extend(messages(&r)),
                 Some(204) => panic!("expected {n} frames, got {frames:?} then a 204"),
                 other => panic!("unexpected poll answer {other:?}: {r:?}"),
             }
         }
         frames
     }
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = &tail[size + 2..];
-    }
-    out
 }
 
 #[tokio::test]
@@ -309,9 +239,7 @@ async fn idle_session_expires_and_its_channels_terminate() {
 #[tokio::test]
 async fn disconnect_ends_the_session() {
     let server = start().await;
-    let token = server.open("vsn=2.0.0&user=7").await;
-    server.post(&token, "application/json", r#"["1","1","room:d","phx_join",{}]"#).await;
-    server.poll_frames(&token, 2).await;
+    let token = server.open_joined("vsn=2.0.0&user=7", "room:d").await;
     server.endpoint.broadcast("users_socket:7", "disconnect", json!({}));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.poll(&token).await.json()["status"], 410);
@@ -320,12 +248,9 @@ async fn disconnect_ends_the_session() {
 #[tokio::test]
 async fn longpoll_and_websocket_clients_chat() {
     let server = start().await;
-    let token = server.open("vsn=2.0.0").await;
-    server.post(&token, "application/json", r#"["1","1","room:chat","phx_join",{}]"#).await;
-    server.poll_frames(&token, 2).await;
-    let mut ws = Client::connect(&format!("ws://{}/socket/websocket?vsn=2.0.0", server.addr)).await;
-    ws.send_text(r#"["5","5","room:chat","phx_join",{}]"#).await;
-    ws.expect_text(r#"["5","5","room:chat","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    let token = server.open_joined("vsn=2.0.0", "room:chat").await;
+    let mut ws = server.client("vsn=2.0.0").await;
+    ws.join("5", "room:chat", "{}", "{}").await;
     ws.expect_text(r#"["5",null,"room:chat","joined",{"topic":"room:chat"}]"#).await;
 
     ws.send_text(r#"["5","6","room:chat","new_msg",{"body":"from ws"}]"#).await;
@@ -347,9 +272,7 @@ async fn longpoll_and_websocket_clients_chat() {
 async fn an_aborted_poll_does_not_keep_the_session_alive() {
     let server = start().await;
     let mut terminations = server.endpoint.pubsub().subscribe("terminations", 8);
-    let token = server.open("vsn=2.0.0").await;
-    server.post(&token, "application/json", r#"["1","1","room:abort","phx_join",{}]"#).await;
-    server.poll_frames(&token, 2).await;
+    let token = server.open_joined("vsn=2.0.0", "room:abort").await;
     // A poll the client gives up on while it waits (a closed tab, `socket.disconnect()`).
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     let get = format!("GET /socket/longpoll?vsn=2.0.0&token={token} HTTP/1.1\r\nHost: x\r\n\r\n");

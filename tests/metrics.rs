@@ -2,25 +2,20 @@
 
 mod support;
 
-use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, Payload, Refuse, Router,
-    Socket, SocketConfig,
-};
+use channels::{Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, Payload, Router, SocketConfig};
 use serde_json::json;
-use support::Client;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::server::TestServer;
+use support::sockets::Routes;
 
-struct UserSocket;
+enum App {}
 
-impl Socket for UserSocket {
-    async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> {
-        Ok(UserSocket)
-    }
-
-    fn channels() -> Router<Self> {
+impl Routes for App {
+    fn channels() -> Router<UserSocket> {
         Router::new().channel::<Room>("room:*")
     }
 }
+
+type UserSocket = support::sockets::UserSocket<App>;
 
 struct Room;
 
@@ -51,12 +46,8 @@ fn sample(page: &str, name: &str) -> f64 {
         .unwrap()
 }
 
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut page = String::new();
-    tcp.read_to_string(&mut page).await.unwrap();
-    page
+async fn scrape(server: &TestServer) -> String {
+    server.request("GET", "/metrics", &[], "").await.body
 }
 
 #[tokio::test]
@@ -66,22 +57,18 @@ async fn counters_and_gauges_reach_the_prometheus_page() {
         .socket::<UserSocket>("/socket", SocketConfig::default())
         .routes(channels::metrics::route(handle))
         .build();
-    let server = endpoint.bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
+    let server = TestServer::serve(endpoint).await;
 
-    let mut c = Client::connect(&format!("ws://{addr}/socket/websocket?vsn=2.0.0")).await;
-    c.send_text(r#"["1","1","room:1","phx_join",{}]"#).await;
-    c.expect_text(r#"["1","1","room:1","phx_reply",{"response":{},"status":"ok"}]"#).await;
-    c.send_text(r#"["2","2","room:2","phx_join",{}]"#).await;
-    c.expect_text(r#"["2","2","room:2","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    c.join("1", "room:1", "{}", "{}").await;
+    c.join("2", "room:2", "{}", "{}").await;
     c.send_text(r#"["1","3","room:1","teapot",{}]"#).await;
     c.expect_text(r#"["1","3","room:1","phx_reply",{"response":{},"status":"teapot"}]"#).await;
     c.send_text(r#"["2","4","room:2","crash",{}]"#).await;
     c.expect_text(&json!(["2", "2", "room:2", "phx_error", {"reason": "channel_crash"}]).to_string()).await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
 
-    let page = scrape(addr).await;
+    let page = scrape(&server).await;
     assert_eq!(sample(&page, r#"channels_connections{transport="websocket"}"#), 1.0);
     assert_eq!(sample(&page, "channels_joined"), 1.0);
     assert_eq!(sample(&page, "channels_messages_in_total"), 4.0);
@@ -92,7 +79,7 @@ async fn counters_and_gauges_reach_the_prometheus_page() {
 
     c.close().await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let page = scrape(addr).await;
+    let page = scrape(&server).await;
     assert_eq!(sample(&page, r#"channels_connections{transport="websocket"}"#), 0.0);
     assert_eq!(sample(&page, "channels_joined"), 0.0);
 }

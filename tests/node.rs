@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use support::ServerProcess;
+use support::process::{ServerProcess, example_bin};
 
 #[test]
 fn official_phoenix_client_against_conformance_example() {
@@ -49,7 +49,7 @@ fn run_suite(client: &str) {
         .env("SERVER_URL", format!("ws://127.0.0.1:{}/socket", server.port()))
         .env("CLIENT", client)
         .env("CLUSTER", "1")
-        .env("CONFORMANCE_BIN", support::example_bin("conformance"))
+        .env("CONFORMANCE_BIN", example_bin("conformance"))
         .current_dir(&js)
         .output()
         .expect("node must be installed to run the Node client suite");

@@ -9,24 +9,26 @@ use std::time::Duration;
 
 use channels::testing::TestEndpoint;
 use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload,
-    PresenceConfig, PubSub, RedisConfig, Refuse, Router, Socket, SocketConfig,
+    Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, OutResult, Payload, PresenceConfig, PubSub,
+    RedisConfig, Router, SocketConfig,
 };
 use serde_json::{Value, json};
-use support::redis::{RedisServer, SHARED_REDIS_PORT, free_port, shared_redis, unique_channel};
-use support::{Client, Frame, ServerProcess};
+use support::free_port;
+use support::process::conformance_node;
+use support::redis::{RedisServer, SHARED_REDIS_PORT, shared_redis, unique_channel};
+use support::server::TestServer;
+use support::sockets::Routes;
+use support::ws::{Client, Frame, ws_url};
 
-struct UserSocket;
+enum App {}
 
-impl Socket for UserSocket {
-    async fn connect(_params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
-        Ok(UserSocket)
-    }
-
-    fn channels() -> Router<Self> {
+impl Routes for App {
+    fn channels() -> Router<UserSocket> {
         Router::new().channel::<PresenceChannel>("presence:*")
     }
 }
+
+type UserSocket = support::sockets::UserSocket<App>;
 
 struct PresenceChannel {
     user: String,
@@ -75,15 +77,8 @@ impl Channel for PresenceChannel {
     }
 }
 
-async fn start() -> SocketAddr {
-    serve(Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).build()).await
-}
-
-async fn serve(endpoint: Endpoint) -> SocketAddr {
-    let server = endpoint.bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
-    addr
+async fn start() -> TestServer {
+    TestServer::serve(Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).build()).await
 }
 
 /// Presence replication fast enough for tests.
@@ -91,19 +86,19 @@ fn quick_presence() -> PresenceConfig {
     PresenceConfig::default().broadcast_period(Duration::from_millis(100)).down_period(Duration::from_millis(1000))
 }
 
-/// A node of a cluster sharing `channel` on the Redis at `port`; the endpoint is returned to keep it alive.
-async fn node(port: u16, channel: &str, name: &str) -> (SocketAddr, Endpoint) {
+/// A node of a cluster sharing `channel` on the Redis at `port`.
+async fn node(port: u16, channel: &str, name: &str) -> TestServer {
     node_with(port, channel, name, quick_presence()).await
 }
 
-async fn node_with(port: u16, channel: &str, name: &str, presence: PresenceConfig) -> (SocketAddr, Endpoint) {
+async fn node_with(port: u16, channel: &str, name: &str, presence: PresenceConfig) -> TestServer {
     let config = RedisConfig::new(format!("redis://127.0.0.1:{port}")).channel(channel).node_name(name);
     let endpoint = Endpoint::builder()
         .pubsub(PubSub::redis(config).await.unwrap())
         .presence_config(presence)
         .socket::<UserSocket>("/socket", SocketConfig::default())
         .build();
-    (serve(endpoint.clone()).await, endpoint)
+    TestServer::serve(endpoint).await
 }
 
 /// Folds presence_state and presence_diff frames into who is online (key → number of metas), until `done`.
@@ -151,22 +146,16 @@ fn users(online: &BTreeMap<String, usize>) -> Vec<(&str, usize)> {
 /// Receives frames until one with `event`; returns its payload.
 async fn next_event(client: &mut Client, event: &str) -> Value {
     loop {
-        match client.recv().await {
-            Frame::Text(text) => {
-                let frame: Value = serde_json::from_str(&text).unwrap();
-                if frame[3] == event {
-                    return frame[4].clone();
-                }
-            }
-            other => panic!("waiting for {event}: {}", other.describe()),
+        let frame = client.recv_json().await;
+        if frame[3] == event {
+            return frame[4].clone();
         }
     }
 }
 
 async fn join(addr: SocketAddr, topic: &str, user: &str) -> Client {
-    let mut c = Client::connect(&format!("ws://{addr}/socket/websocket?vsn=2.0.0")).await;
-    c.send_text(&format!(r#"["1","1","{topic}","phx_join",{{"user":"{user}"}}]"#)).await;
-    c.expect_text(&format!(r#"["1","1","{topic}","phx_reply",{{"response":{{}},"status":"ok"}}]"#)).await;
+    let mut c = Client::connect(&ws_url(addr, "vsn=2.0.0")).await;
+    c.join("1", topic, &format!(r#"{{"user":"{user}"}}"#), "{}").await;
     c
 }
 
@@ -178,7 +167,8 @@ fn keys(map: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn state_diffs_updates_and_automatic_untrack() {
-    let addr = start().await;
+    let server = start().await;
+    let addr = server.addr;
     let topic = "presence:lobby";
     let mut alice = join(addr, topic, "alice").await;
     let state = next_event(&mut alice, "presence_state").await;
@@ -268,18 +258,18 @@ async fn a_thousand_users_and_diffs_proportional_to_the_change() {
 #[tokio::test]
 async fn presence_spans_two_nodes() {
     let (port, channel) = (shared_redis(), unique_channel());
-    let (a, _node_a) = node(port, &channel, "a").await;
-    let (b, _node_b) = node(port, &channel, "b").await;
+    let a = node(port, &channel, "a").await;
+    let b = node(port, &channel, "b").await;
     let topic = "presence:cluster";
-    let mut alice = join(a, topic, "alice").await;
+    let mut alice = join(a.addr, topic, "alice").await;
     let mut alice_sees = BTreeMap::new();
     watch_until(&mut alice, &mut alice_sees, |o| o.contains_key("alice")).await;
-    let mut bob = join(b, topic, "bob").await;
+    let mut bob = join(b.addr, topic, "bob").await;
     let mut bob_sees = BTreeMap::new();
     watch_until(&mut bob, &mut bob_sees, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
     watch_until(&mut alice, &mut alice_sees, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
     // Bob in a second tab on node A: one key, two metas, seen on both nodes.
-    let _bob2 = join(a, topic, "bob").await;
+    let _bob2 = join(a.addr, topic, "bob").await;
     watch_until(&mut bob, &mut bob_sees, |o| users(o) == [("alice", 1), ("bob", 2)]).await;
     watch_until(&mut alice, &mut alice_sees, |o| users(o) == [("alice", 1), ("bob", 2)]).await;
     bob.close().await;
@@ -290,12 +280,12 @@ async fn presence_spans_two_nodes() {
 async fn a_partition_heals_without_duplicates_or_zombies() {
     let redis = RedisServer::start(free_port());
     let channel = unique_channel();
-    let (a, _node_a) = node(redis.port, &channel, "a").await;
-    let (b, _node_b) = node(redis.port, &channel, "b").await;
+    let a = node(redis.port, &channel, "a").await;
+    let b = node(redis.port, &channel, "b").await;
     let topic = "presence:partition";
-    let mut alice = join(a, topic, "alice").await;
-    let bob = join(b, topic, "bob").await;
-    let carol = join(b, topic, "carol").await;
+    let mut alice = join(a.addr, topic, "alice").await;
+    let bob = join(b.addr, topic, "bob").await;
+    let carol = join(b.addr, topic, "carol").await;
     let mut seen = BTreeMap::new();
     watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1), ("bob", 1), ("carol", 1)]).await;
 
@@ -320,26 +310,12 @@ async fn a_killed_node_s_users_leave_within_the_down_period() {
     let port = shared_redis();
     assert_eq!(port, SHARED_REDIS_PORT);
     let channel = unique_channel();
-    let env = |name: &'static str| {
-        vec![
-            ("REDIS_URL", format!("redis://127.0.0.1:{port}")),
-            ("REDIS_CHANNEL", channel.clone()),
-            ("NODE_NAME", name.to_owned()),
-            ("PRESENCE_BROADCAST_MS", "200".to_owned()),
-            ("PRESENCE_DOWN_MS", "1500".to_owned()),
-        ]
-    };
-    let start = |name| {
-        let vars = env(name);
-        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        ServerProcess::start_with_env("conformance", &vars)
-    };
-    let node_a = start("a");
-    let node_b = start("b");
+    let presence = [("PRESENCE_BROADCAST_MS", "200"), ("PRESENCE_DOWN_MS", "1500")];
+    let node_a = conformance_node(port, &channel, "a", &presence);
+    let node_b = conformance_node(port, &channel, "b", &presence);
     let topic = "presence:killed";
-    let url = |server: &ServerProcess| format!("127.0.0.1:{}", server.port()).parse::<SocketAddr>().unwrap();
-    let mut alice = join(url(&node_a), topic, "alice").await;
-    let _bob = join(url(&node_b), topic, "bob").await;
+    let mut alice = join(node_a.addr(), topic, "alice").await;
+    let _bob = join(node_b.addr(), topic, "bob").await;
     let mut seen = BTreeMap::new();
     watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
     // Dropping the process handle kills it with SIGKILL: no goodbye to the other node.
@@ -356,14 +332,14 @@ async fn a_node_shutting_down_takes_its_users_with_it_at_once() {
     // A down period far longer than the test: only the goodbye can make bob leave in time.
     let slow_down =
         PresenceConfig::default().broadcast_period(Duration::from_millis(100)).down_period(Duration::from_secs(600));
-    let (a, _node_a) = node_with(port, &channel, "a", slow_down.clone()).await;
-    let (b, node_b) = node_with(port, &channel, "b", slow_down).await;
+    let a = node_with(port, &channel, "a", slow_down.clone()).await;
+    let b = node_with(port, &channel, "b", slow_down).await;
     let topic = "presence:goodbye";
-    let mut alice = join(a, topic, "alice").await;
-    let _bob = join(b, topic, "bob").await;
+    let mut alice = join(a.addr, topic, "alice").await;
+    let _bob = join(b.addr, topic, "bob").await;
     let mut seen = BTreeMap::new();
     watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1), ("bob", 1)]).await;
-    node_b.shutdown();
+    b.endpoint.shutdown();
     watch_until(&mut alice, &mut seen, |o| users(o) == [("alice", 1)]).await;
     // And bob stays gone: the departed node's heartbeats no longer bring him back.
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -4,54 +4,34 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, OutResult, Payload, Refuse,
-    Router, Socket, SocketConfig, TerminateReason,
+    Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, OutResult, Payload, Router, SocketConfig,
+    TerminateReason,
 };
 use serde_json::{Value, json};
-use support::{Client, Frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::http::first_answer;
+use support::server::TestServer;
+use support::sockets::Routes;
+use support::ws::{Client, Frame};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use warp::Filter;
 
 /// Terminations seen by `ProbeChannel`, as `(topic, reason)`.
 static TERMINATED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
-struct UserSocket {
-    user: Option<String>,
-    /// What `connect` was told, echoed by the `info` event.
-    info: Value,
-}
+enum App {}
 
-impl Socket for UserSocket {
-    async fn connect(params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
-        if params.get("reject").is_some() {
-            return Err(Refuse);
-        }
-        let info = json!({
-            "peer": info.peer_addr.map(|a| a.ip().to_string()),
-            "uri": info.uri,
-            "user_agent": info.user_agent,
-            "x_headers": info.x_headers,
-            "trace": info.trace_context_headers,
-            "auth_token": info.auth_token,
-            "params": params.as_map(),
-        });
-        Ok(UserSocket { user: params.get("user").map(str::to_owned), info })
-    }
-
-    fn id(&self) -> Option<String> {
-        self.user.as_ref().map(|u| format!("users_socket:{u}"))
-    }
-
-    fn channels() -> Router<Self> {
+impl Routes for App {
+    fn channels() -> Router<UserSocket> {
         Router::new().channel::<ProbeChannel>("probe:*").channel::<ProbeChannel>("exact")
     }
 }
+
+type UserSocket = support::sockets::UserSocket<App>;
 
 /// Messages for `ProbeChannel::handle_info`.
 enum Info {
@@ -139,51 +119,19 @@ impl Channel for ProbeChannel {
     }
 }
 
-struct TestServer {
-    addr: SocketAddr,
-    endpoint: Endpoint,
-    done: tokio::task::JoinHandle<std::io::Result<()>>,
+async fn start(config: SocketConfig) -> TestServer {
+    start_with_drain(config, channels::Drain::default()).await
 }
 
-impl TestServer {
-    async fn start(config: SocketConfig) -> TestServer {
-        Self::start_with_drain(config, channels::Drain::default()).await
-    }
-
-    async fn start_with_drain(config: SocketConfig, drain: channels::Drain) -> TestServer {
-        let hello = warp::path("hello").map(|| "hello from warp");
-        let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", config).routes(hello).drain(drain).build();
-        let server = endpoint.bind("127.0.0.1:0").await.unwrap();
-        let addr = server.local_addr().unwrap();
-        let done = tokio::spawn(server.run());
-        TestServer { addr, endpoint, done }
-    }
-
-    fn url(&self, query: &str) -> String {
-        format!("ws://{}/socket/websocket?{query}", self.addr)
-    }
-
-    async fn client(&self, query: &str) -> Client {
-        Client::connect(&self.url(query)).await
-    }
-
-    /// Sends a raw HTTP/1.1 request and returns the whole response text.
-    async fn http(&self, request: &str) -> String {
-        let mut tcp = TcpStream::connect(self.addr).await.unwrap();
-        tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut buf = vec![0; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buf)).await.unwrap().unwrap();
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    }
+async fn start_with_drain(config: SocketConfig, drain: channels::Drain) -> TestServer {
+    let hello = warp::path("hello").map(|| "hello from warp");
+    TestServer::serve(Endpoint::builder().socket::<UserSocket>("/socket", config).routes(hello).drain(drain).build())
+        .await
 }
 
+/// Joins `topic`, whose ok reply names it.
 async fn join(client: &mut Client, join_ref: &str, topic: &str) {
-    client.send_text(&format!(r#"["{join_ref}","{join_ref}","{topic}","phx_join",{{}}]"#)).await;
-    client
-        .expect_text(&format!(
-            r#"["{join_ref}","{join_ref}","{topic}","phx_reply",{{"response":{{"topic":"{topic}"}},"status":"ok"}}]"#
-        ))
-        .await;
+    client.join(join_ref, topic, "{}", &format!(r#"{{"topic":"{topic}"}}"#)).await;
 }
 
 const UPGRADE: &str = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
@@ -191,46 +139,49 @@ const UPGRADE: &str = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocke
 
 #[tokio::test]
 async fn upgrade_answers_like_phoenix() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let get = |query: &str, extra: &str| format!("GET /socket/websocket{query} HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
 
-    let plain = server.http(&get("?vsn=2.0.0", "")).await;
+    let plain = first_answer(server.addr, &get("?vsn=2.0.0", "")).await;
     assert!(plain.starts_with("HTTP/1.1 400"), "{plain}");
     assert!(plain.contains("'connection' header must contain 'upgrade'"), "{plain}");
 
-    let post = server.http(&format!("POST /socket/websocket HTTP/1.1\r\nHost: x\r\n{UPGRADE}\r\n")).await;
+    let post = first_answer(server.addr, &format!("POST /socket/websocket HTTP/1.1\r\nHost: x\r\n{UPGRADE}\r\n")).await;
     assert!(post.starts_with("HTTP/1.1 400"), "{post}");
 
-    let bad_vsn = server.http(&get("?vsn=123.1.1", UPGRADE)).await;
+    let bad_vsn = first_answer(server.addr, &get("?vsn=123.1.1", UPGRADE)).await;
     assert!(bad_vsn.starts_with("HTTP/1.1 403"), "{bad_vsn}");
 
-    let refused = server.http(&get("?vsn=2.0.0&reject=1", UPGRADE)).await;
+    let refused = first_answer(server.addr, &get("?vsn=2.0.0&reject=1", UPGRADE)).await;
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
 
-    let ok = server.http(&get("?vsn=2.0.0", &format!("{UPGRADE}Sec-WebSocket-Protocol: phoenix, other\r\n"))).await;
+    let ok =
+        first_answer(server.addr, &get("?vsn=2.0.0", &format!("{UPGRADE}Sec-WebSocket-Protocol: phoenix, other\r\n")))
+            .await;
     assert!(ok.starts_with("HTTP/1.1 101"), "{ok}");
     assert!(ok.to_ascii_lowercase().contains("sec-websocket-protocol: phoenix\r\n"), "{ok}");
     assert!(ok.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "accept key: {ok}");
 
-    let no_protocol = server.http(&get("?vsn=2.0.0", UPGRADE)).await;
+    let no_protocol = first_answer(server.addr, &get("?vsn=2.0.0", UPGRADE)).await;
     assert!(no_protocol.starts_with("HTTP/1.1 101"), "{no_protocol}");
     assert!(!no_protocol.to_ascii_lowercase().contains("sec-websocket-protocol"), "{no_protocol}");
 
     // check_origin defaults to the host the request was sent to; origin-less requests pass.
-    let foreign = server.http(&get("?vsn=2.0.0", &format!("{UPGRADE}Origin: https://evil.example\r\n"))).await;
+    let foreign =
+        first_answer(server.addr, &get("?vsn=2.0.0", &format!("{UPGRADE}Origin: https://evil.example\r\n"))).await;
     assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
-    let same = server.http(&get("?vsn=2.0.0", &format!("{UPGRADE}Origin: http://x\r\n"))).await;
+    let same = first_answer(server.addr, &get("?vsn=2.0.0", &format!("{UPGRADE}Origin: http://x\r\n"))).await;
     assert!(same.starts_with("HTTP/1.1 101"), "{same}");
 
-    let warp_route = server.http("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let warp_route = first_answer(server.addr, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(warp_route.starts_with("HTTP/1.1 200") && warp_route.ends_with("hello from warp"), "{warp_route}");
-    let missing = server.http("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let missing = first_answer(server.addr, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
 }
 
 #[tokio::test]
 async fn exact_and_prefix_routes() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let mut c = server.client("vsn=2.0.0").await;
     join(&mut c, "1", "exact").await;
     join(&mut c, "2", "probe:anything").await;
@@ -241,7 +192,7 @@ async fn exact_and_prefix_routes() {
 
 #[tokio::test]
 async fn disconnect_broadcast_closes_every_connection_of_that_id_only() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let mut a1 = server.client("vsn=2.0.0&user=a").await;
     let mut a2 = server.client("vsn=2.0.0&user=a").await;
     let mut b = server.client("vsn=2.0.0&user=b").await;
@@ -255,10 +206,8 @@ async fn disconnect_broadcast_closes_every_connection_of_that_id_only() {
     server.endpoint.broadcast("users_socket:a", "disconnect", json!({}));
     assert_eq!(a1.expect_close().await, Some(1001));
     assert_eq!(a2.expect_close().await, Some(1001));
-    b.send_text(r#"[null,"9","phoenix","heartbeat",{}]"#).await;
-    b.expect_text(r#"[null,"9","phoenix","phx_reply",{"response":{},"status":"ok"}]"#).await;
-    anonymous.send_text(r#"[null,"9","phoenix","heartbeat",{}]"#).await;
-    anonymous.expect_text(r#"[null,"9","phoenix","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    b.heartbeat("9").await;
+    anonymous.heartbeat("9").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let terminated = TERMINATED.lock().unwrap().clone();
     for topic in ["probe:d1", "probe:d2"] {
@@ -268,7 +217,7 @@ async fn disconnect_broadcast_closes_every_connection_of_that_id_only() {
 
 #[tokio::test]
 async fn channel_limit_per_connection() {
-    let server = TestServer::start(SocketConfig::default().max_channels(3)).await;
+    let server = start(SocketConfig::default().max_channels(3)).await;
     let mut c = server.client("vsn=2.0.0").await;
     for i in 1..=3 {
         join(&mut c, &i.to_string(), &format!("probe:{i}")).await;
@@ -291,7 +240,7 @@ async fn channel_limit_per_connection() {
 
 #[tokio::test]
 async fn stale_join_refs_are_dropped_null_accepted() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let mut c = server.client("vsn=2.0.0").await;
     join(&mut c, "1", "probe:stale").await;
     c.send_text(r#"["0","2","probe:stale","echo",{"x":1}]"#).await;
@@ -308,7 +257,7 @@ async fn stale_join_refs_are_dropped_null_accepted() {
 
 #[tokio::test]
 async fn malformed_frames_close_only_that_connection() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let mut bystander = server.client("vsn=2.0.0").await;
     join(&mut bystander, "1", "probe:bystander").await;
     for (vsn, bad) in [
@@ -330,7 +279,7 @@ async fn malformed_frames_close_only_that_connection() {
 
 #[tokio::test]
 async fn oversize_frame_closes_with_1009() {
-    let server = TestServer::start(SocketConfig::default().max_frame_size(1024)).await;
+    let server = start(SocketConfig::default().max_frame_size(1024)).await;
     let mut c = server.client("vsn=2.0.0").await;
     join(&mut c, "1", "probe:big").await;
     let big = "x".repeat(2000);
@@ -340,30 +289,23 @@ async fn oversize_frame_closes_with_1009() {
 
 #[tokio::test]
 async fn idle_connections_are_dropped() {
-    let server = TestServer::start(SocketConfig::default().idle_timeout(Duration::from_millis(300))).await;
+    let server = start(SocketConfig::default().idle_timeout(Duration::from_millis(300))).await;
     let mut idle = server.client("vsn=2.0.0").await;
     let mut busy = server.client("vsn=2.0.0").await;
     for i in 0..6 {
-        busy.send_text(&format!(r#"[null,"{i}","phoenix","heartbeat",{{}}]"#)).await;
-        busy.expect_text(&format!(r#"[null,"{i}","phoenix","phx_reply",{{"response":{{}},"status":"ok"}}]"#)).await;
+        busy.heartbeat(&i.to_string()).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(matches!(idle.recv().await, Frame::Close(_)));
-    busy.send_text(r#"[null,"9","phoenix","heartbeat",{}]"#).await;
-    busy.expect_text(r#"[null,"9","phoenix","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    busy.heartbeat("9").await;
 }
 
 #[tokio::test]
 async fn slow_client_is_disconnected_without_slowing_others() {
-    let server = TestServer::start(SocketConfig::default().outbox_capacity(16)).await;
+    let server = start(SocketConfig::default().outbox_capacity(16)).await;
     // The stalled client never reads, so the kernel buffers fill, then its outbox.
-    let stalled = TcpStream::connect(server.addr).await.unwrap();
-    let (mut stalled, _) = tokio_tungstenite::client_async(server.url("vsn=2.0.0"), stalled).await.unwrap();
-    use futures_util::SinkExt;
-    stalled
-        .send(tokio_tungstenite::tungstenite::Message::text(r#"["1","1","probe:fan","phx_join",{}]"#))
-        .await
-        .unwrap();
+    let mut stalled = server.client("vsn=2.0.0").await;
+    stalled.send_text(r#"["1","1","probe:fan","phx_join",{}]"#).await;
     let mut reader = server.client("vsn=2.0.0").await;
     join(&mut reader, "1", "probe:fan").await;
     // Keep broadcasting until the stalled client's socket buffers and then its outbox are full.
@@ -387,7 +329,7 @@ async fn slow_client_is_disconnected_without_slowing_others() {
 
 #[tokio::test]
 async fn a_panic_in_any_callback_ends_only_its_channel() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let mut c = server.client("vsn=2.0.0").await;
     join(&mut c, "1", "probe:other").await;
 
@@ -423,7 +365,7 @@ async fn a_panic_in_any_callback_ends_only_its_channel() {
 
 #[tokio::test]
 async fn handle_info_from_the_channel_and_from_other_tasks() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let mut c = server.client("vsn=2.0.0").await;
     c.send_text(r#"["1","1","probe:info2","phx_join",{"after_join":true}]"#).await;
     c.expect_text(r#"["1","1","probe:info2","phx_reply",{"response":{"topic":"probe:info2"},"status":"ok"}]"#).await;
@@ -436,7 +378,7 @@ async fn handle_info_from_the_channel_and_from_other_tasks() {
 
 #[tokio::test]
 async fn one_broadcast_reaches_v1_and_v2_subscribers_in_their_format() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let mut v2 = server.client("vsn=2.0.0").await;
     let mut v1 = server.client("vsn=1.0.0").await;
     join(&mut v2, "1", "probe:mixed").await;
@@ -454,7 +396,7 @@ async fn one_broadcast_reaches_v1_and_v2_subscribers_in_their_format() {
 
 #[tokio::test]
 async fn graceful_shutdown_closes_with_1012_after_terminate() {
-    let server = TestServer::start(SocketConfig::default()).await;
+    let server = start(SocketConfig::default()).await;
     let mut c = server.client("vsn=2.0.0").await;
     join(&mut c, "1", "probe:shutdown").await;
     server.endpoint.shutdown();
@@ -468,7 +410,7 @@ async fn graceful_shutdown_closes_with_1012_after_terminate() {
 async fn limits_on_names_nesting_and_join_rate() {
     let config =
         SocketConfig::default().max_name_lengths(20, 10).max_payload_depth(4).join_rate(3, Duration::from_secs(60));
-    let server = TestServer::start(config).await;
+    let server = start(config).await;
     let mut c = server.client("vsn=2.0.0").await;
     join(&mut c, "1", "probe:limits").await;
     let long_topic = format!("probe:{}", "t".repeat(30));
@@ -508,7 +450,7 @@ async fn limits_on_names_nesting_and_join_rate() {
 async fn shutdown_drains_in_batches_and_completes_in_flight_replies() {
     let drain =
         channels::Drain::default().batch_size(1).interval(Duration::from_millis(400)).timeout(Duration::from_secs(5));
-    let server = TestServer::start_with_drain(SocketConfig::default(), drain).await;
+    let server = start_with_drain(SocketConfig::default(), drain).await;
     let mut clients = Vec::new();
     for i in 0..3 {
         let mut c = server.client("vsn=2.0.0").await;
@@ -539,25 +481,22 @@ async fn shutdown_drains_in_batches_and_completes_in_flight_replies() {
 
 #[tokio::test]
 async fn connect_sees_params_and_connect_info() {
-    let server = TestServer::start(SocketConfig::default()).await;
-    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let server = start(SocketConfig::default()).await;
     // Nested params as phoenix.js serializes them: `room[id]=7`, brackets percent-encoded.
-    let url = server.url("vsn=2.0.0&user=ann&room%5Bid%5D=7&room%5Btags%5D%5B%5D=a&room%5Btags%5D%5B%5D=b");
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    let url = server.ws_url("vsn=2.0.0&user=ann&room%5Bid%5D=7&room%5Btags%5D%5B%5D=a&room%5Btags%5D%5B%5D=b");
+    let mut request = url.into_client_request().unwrap();
     let headers = request.headers_mut();
     headers.insert("user-agent", "probe/1.0".parse().unwrap());
     headers.insert("x-request-id", "req-1".parse().unwrap());
     headers.insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse().unwrap());
     // phoenix.js's `authToken`: base64 (standard alphabet, no padding) behind the bearer prefix.
     headers.insert("sec-websocket-protocol", "phoenix, base64url.bearer.phx.c2VjcmV0IHRva2Vu".parse().unwrap());
-    let (mut ws, response) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+    let (mut c, response) = Client::connect_request(request).await;
     assert_eq!(response.headers()["sec-websocket-protocol"], "phoenix");
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    ws.send(Message::text(r#"["1","1","probe:info","phx_join",{}]"#)).await.unwrap();
-    ws.next().await.unwrap().unwrap();
-    ws.send(Message::text(r#"["1","2","probe:info","info",{}]"#)).await.unwrap();
-    let reply: Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    c.send_text(r#"["1","1","probe:info","phx_join",{}]"#).await;
+    c.recv().await;
+    c.send_text(r#"["1","2","probe:info","info",{}]"#).await;
+    let reply = c.recv_json().await;
     let info = &reply[4]["response"];
     assert_eq!(info["peer"], "127.0.0.1");
     assert!(info["uri"].as_str().unwrap().starts_with("/socket/websocket?vsn=2.0.0&user=ann"), "{info}");

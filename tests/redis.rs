@@ -14,17 +14,19 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, Payload, PubSub,
-    RedisConfig, Refuse, Router, Socket, SocketConfig,
+    Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, Payload, PubSub, RedisConfig, Router, SocketConfig,
 };
 use serde_json::{Value, json};
-use support::redis::{RedisServer, free_port, redis_command, shared_redis, unique_channel};
-use support::{Client, Frame, ServerProcess};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::free_port;
+use support::http;
+use support::process::conformance_node;
+use support::redis::{RedisServer, redis_command, shared_redis, unique_channel};
+use support::server::TestServer;
+use support::sockets::Routes;
+use support::ws::{Client, Frame};
 
 /// How long cross-node delivery may take to resume once Redis is back (the tests' backoff caps at 250 ms).
 const RESUME_TIMEOUT: Duration = Duration::from_secs(15);
@@ -32,23 +34,15 @@ const RESUME_TIMEOUT: Duration = Duration::from_secs(15);
 // ---------------------------------------------------------------------------------------------------------------
 // The app of the in-process nodes
 
-struct UserSocket {
-    user: Option<String>,
-}
+enum App {}
 
-impl Socket for UserSocket {
-    async fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
-        Ok(UserSocket { user: params.get("user").map(str::to_owned) })
-    }
-
-    fn id(&self) -> Option<String> {
-        self.user.as_ref().map(|u| format!("users_socket:{u}"))
-    }
-
-    fn channels() -> Router<Self> {
+impl Routes for App {
+    fn channels() -> Router<UserSocket> {
         Router::new().channel::<RoomChannel>("rooms:*")
     }
 }
+
+type UserSocket = support::sockets::UserSocket<App>;
 
 struct RoomChannel;
 
@@ -72,8 +66,7 @@ impl Channel for RoomChannel {
 
 /// One node: an endpoint with a Redis-backed PubSub, serving on a free port until dropped.
 struct Node {
-    addr: SocketAddr,
-    endpoint: Endpoint,
+    server: TestServer,
 }
 
 impl Node {
@@ -81,19 +74,16 @@ impl Node {
         let pubsub = PubSub::redis(config.clone()).await.unwrap_or_else(|e| panic!("{config:?}: {e}"));
         let endpoint =
             Endpoint::builder().pubsub(pubsub).socket::<UserSocket>("/socket", SocketConfig::default()).build();
-        let server = endpoint.bind("127.0.0.1:0").await.unwrap();
-        let addr = server.local_addr().unwrap();
-        tokio::spawn(server.run());
-        Node { addr, endpoint }
+        Node { server: TestServer::serve(endpoint).await }
     }
 
     fn pubsub(&self) -> &PubSub {
-        self.endpoint.pubsub()
+        self.server.endpoint.pubsub()
     }
 
     /// A V2 client (V1 with `vsn=1.0.0` in `query`) that joined `rooms:lobby`.
     async fn member(&self, query: &str) -> Client {
-        let mut client = Client::connect(&format!("ws://{}/socket/websocket?{query}", self.addr)).await;
+        let mut client = self.server.client(query).await;
         if query.contains("vsn=1.0.0") {
             client.send_text(r#"{"topic":"rooms:lobby","event":"phx_join","payload":{},"ref":"1"}"#).await;
             client
@@ -102,8 +92,7 @@ impl Node {
                 )
                 .await;
         } else {
-            client.send_text(r#"["1","1","rooms:lobby","phx_join",{}]"#).await;
-            client.expect_text(r#"["1","1","rooms:lobby","phx_reply",{"response":{},"status":"ok"}]"#).await;
+            client.join("1", "rooms:lobby", "{}", "{}").await;
         }
         client
     }
@@ -111,7 +100,7 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        self.endpoint.shutdown();
+        self.server.endpoint.shutdown();
     }
 }
 
@@ -171,12 +160,6 @@ async fn received(client: &mut Client, body: &str, timeout: Duration) -> bool {
     false
 }
 
-/// Asserts that the connection is alive and has nothing queued: a heartbeat's reply is the next frame.
-async fn assert_quiet_and_alive(client: &mut Client) {
-    client.send_text(r#"[null,"hb","phoenix","heartbeat",{}]"#).await;
-    client.expect_text(r#"[null,"hb","phoenix","phx_reply",{"response":{},"status":"ok"}]"#).await;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // In-process nodes on the shared Redis
 
@@ -199,10 +182,10 @@ async fn clients_on_two_nodes_chat() {
     on_a.expect_text(&v2_msg("hello from b")).await;
 
     // Server-side broadcasts travel the same way, and each node delivers a broadcast once.
-    a.endpoint.broadcast("rooms:lobby", "new_msg", json!({"body": "from the server"}));
+    a.server.endpoint.broadcast("rooms:lobby", "new_msg", json!({"body": "from the server"}));
     for client in [&mut on_a, &mut on_b] {
         client.expect_text(&v2_msg("from the server")).await;
-        assert_quiet_and_alive(client).await;
+        client.heartbeat("hb").await;
     }
     assert_eq!((a.pubsub().dropped(), b.pubsub().dropped()), (0, 0));
 }
@@ -217,13 +200,13 @@ async fn broadcast_from_excludes_only_the_sender() {
     say(&mut sender, "new_msg_from", "not for me").await;
     neighbour.expect_text(&v2_msg("not for me")).await;
     remote.expect_text(&v2_msg("not for me")).await;
-    assert_quiet_and_alive(&mut sender).await;
+    sender.heartbeat("hb").await;
 
     // From the other side: the remote node excludes nobody, the sending node excludes its sender.
     say(&mut remote, "new_msg_from", "from b").await;
     sender.expect_text(&v2_msg("from b")).await;
     neighbour.expect_text(&v2_msg("from b")).await;
-    assert_quiet_and_alive(&mut remote).await;
+    remote.heartbeat("hb").await;
 }
 
 #[tokio::test]
@@ -242,8 +225,8 @@ async fn direct_broadcast_reaches_one_node() {
     b.pubsub().direct_broadcast("a", "rooms:lobby", "new_msg", json!({"body": "b to a"}));
     on_a.expect_text(&v2_msg("b to a")).await;
     // Redis keeps each publisher's order, so had anything else been delivered it would have come first.
-    assert_quiet_and_alive(&mut on_a).await;
-    assert_quiet_and_alive(&mut on_b).await;
+    on_a.heartbeat("hb").await;
+    on_b.heartbeat("hb").await;
 }
 
 #[tokio::test]
@@ -254,11 +237,11 @@ async fn disconnect_by_socket_id_across_nodes() {
     let mut other_on_b = b.member("vsn=2.0.0&user=7").await;
     let mut anonymous_on_b = b.member("vsn=2.0.0").await;
 
-    a.endpoint.broadcast("users_socket:42", "disconnect", json!({}));
+    a.server.endpoint.broadcast("users_socket:42", "disconnect", json!({}));
     assert_eq!(user_on_b.expect_close().await, Some(1001));
     assert_eq!(user_on_a.expect_close().await, Some(1001));
-    assert_quiet_and_alive(&mut other_on_b).await;
-    assert_quiet_and_alive(&mut anonymous_on_b).await;
+    other_on_b.heartbeat("hb").await;
+    anonymous_on_b.heartbeat("hb").await;
 }
 
 #[tokio::test]
@@ -419,30 +402,16 @@ async fn startup_without_redis_fails_clearly_or_retries_as_configured() {
 // ---------------------------------------------------------------------------------------------------------------
 // Two `conformance` processes
 
-/// The `conformance` example as node `name`, on the shared Redis and `channel`.
-fn conformance_node(channel: &str, name: &str) -> ServerProcess {
-    let url = format!("redis://127.0.0.1:{}", shared_redis());
-    let server = ServerProcess::start_with_env(
-        "conformance",
-        &[("REDIS_URL", url.as_str()), ("NODE_NAME", name), ("REDIS_CHANNEL", channel)],
-    );
-    // Said before `listening on`; missing means the example ignored REDIS_URL.
-    server.wait_for_log("PubSub connected to Redis", Duration::from_millis(500));
-    server
-}
-
 #[tokio::test]
 async fn conformance_nodes_chat_and_broadcast_from_over_redis() {
     let channel = unique_channel();
-    let a = conformance_node(&channel, "a");
-    let b = conformance_node(&channel, "b");
+    let a = conformance_node(shared_redis(), &channel, "a", &[]);
+    let b = conformance_node(shared_redis(), &channel, "b", &[]);
     let mut on_a = Client::connect(&a.ws_url("vsn=2.0.0")).await;
     let mut on_b = Client::connect(&b.ws_url("vsn=2.0.0")).await;
     for client in [&mut on_a, &mut on_b] {
-        client.send_text(r#"["1","1","rooms:lobby","phx_join",{}]"#).await;
-        client.expect_text(r#"["1","1","rooms:lobby","phx_reply",{"response":{},"status":"ok"}]"#).await;
-        client.send_text(r#"["2","2","test:x","phx_join",{}]"#).await;
-        client.expect_text(r#"["2","2","test:x","phx_reply",{"response":{"topic":"test:x"},"status":"ok"}]"#).await;
+        client.join("1", "rooms:lobby", "{}", "{}").await;
+        client.join("2", "test:x", "{}", r#"{"topic":"test:x"}"#).await;
     }
 
     on_a.send_text(r#"["1","3","rooms:lobby","new_msg",{"body":"hi from a"}]"#).await;
@@ -455,39 +424,27 @@ async fn conformance_nodes_chat_and_broadcast_from_over_redis() {
 
     on_a.send_text(r#"["2","4","test:x","broadcast_from",{"n":1}]"#).await;
     on_b.expect_text(r#"[null,null,"test:x","broadcasted",{"n":1}]"#).await;
-    assert_quiet_and_alive(&mut on_a).await;
+    on_a.heartbeat("hb").await;
 }
 
 #[tokio::test]
 async fn conformance_disconnect_me_closes_the_user_on_every_node() {
     let channel = unique_channel();
-    let a = conformance_node(&channel, "a");
-    let b = conformance_node(&channel, "b");
+    let a = conformance_node(shared_redis(), &channel, "a", &[]);
+    let b = conformance_node(shared_redis(), &channel, "b", &[]);
     // Both nodes share the default secret key base, so a token from one is valid on the other.
-    let token = http_get(a.port(), "/token?user_id=42").await;
+    let token = http::request(a.addr(), "GET", "/token?user_id=42", &[], "").await;
+    assert_eq!(token.status, 200, "{token:?}");
+    let token = token.body.trim();
     let mut user_on_a = Client::connect(&a.ws_url(&format!("vsn=2.0.0&token={token}"))).await;
     let mut user_on_b = Client::connect(&b.ws_url(&format!("vsn=2.0.0&token={token}"))).await;
     let mut anonymous_on_b = Client::connect(&b.ws_url("vsn=2.0.0")).await;
     for client in [&mut user_on_a, &mut user_on_b] {
-        client.send_text(r#"["1","1","test:d","phx_join",{}]"#).await;
-        client.expect_text(r#"["1","1","test:d","phx_reply",{"response":{"topic":"test:d"},"status":"ok"}]"#).await;
+        client.join("1", "test:d", "{}", r#"{"topic":"test:d"}"#).await;
     }
 
     user_on_a.send_text(r#"["1","2","test:d","disconnect_me",{}]"#).await;
     assert_eq!(user_on_a.expect_close().await, Some(1001));
     assert_eq!(user_on_b.expect_close().await, Some(1001));
-    assert_quiet_and_alive(&mut anonymous_on_b).await;
+    anonymous_on_b.heartbeat("hb").await;
 }
-
-/// The body of `GET path` on 127.0.0.1:`port`.
-async fn http_get(port: u16, path: &str) -> String {
-    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(Duration::from_secs(2), tcp.read_to_string(&mut response)).await.unwrap().unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "GET {path}: {response}");
-    response.split_once("\r\n\r\n").map(|(_, body)| body.trim().to_owned()).unwrap_or_default()
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Redis

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Barrier, Semaphore};
 
-use support::{Client, Frame, ServerProcess};
+use support::process::ServerProcess;
+use support::ws::{Client, Frame};
 
 const CLIENTS: usize = 2000;
 const GROUP: usize = 10;
@@ -30,9 +31,7 @@ async fn client_life(url: String, round: usize, id: usize, gate: Arc<Semaphore>,
     // Bounds how many handshakes are in flight, not how many clients live.
     let permit = gate.acquire_owned().await.unwrap();
     let mut c = Client::connect(&url).await;
-    c.send_text(&format!(r#"["1","1","{topic}","phx_join",{{}}]"#)).await;
-    c.expect_text(&format!(r#"["1","1","{topic}","phx_reply",{{"response":{{"topic":"{topic}"}},"status":"ok"}}]"#))
-        .await;
+    c.join("1", &topic, "{}", &format!(r#"{{"topic":"{topic}"}}"#)).await;
     drop(permit);
     joined.wait().await;
     c.send_text(&format!(r#"["1","2","{topic}","broadcast",{{"from":{id}}}]"#)).await;

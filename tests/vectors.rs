@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use support::{Client, Frame, ServerProcess, assert_json_eq, hex, unhex};
+use support::process::ServerProcess;
+use support::ws::{Client, Frame, RECV_TIMEOUT};
+use support::{assert_json_eq, hex, unhex};
 
 const VECTORS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/frames.json");
 
@@ -201,9 +203,9 @@ fn describe_binary(bytes: &[u8]) -> String {
 
 /// Receives one frame and asserts it equals `expected`.
 async fn expect_frame(client: &mut Client, expected: &Expected, format: Format, context: &str) {
-    let frame = match client.try_recv(support::RECV_TIMEOUT).await {
+    let frame = match client.try_recv(RECV_TIMEOUT).await {
         Some(frame) => frame,
-        None => panic!("{context}: no frame within {:?}; expected {expected:?}", support::RECV_TIMEOUT),
+        None => panic!("{context}: no frame within {:?}; expected {expected:?}", RECV_TIMEOUT),
     };
     match (expected, frame) {
         (Expected::Text(expected), Frame::Text(actual)) => {

@@ -46,11 +46,6 @@ pub fn unique_channel() -> String {
     format!("channels-test:{}:{nanos:08x}:{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A `redis-server` of the test's own, without persistence; killed on drop.
 pub struct RedisServer {
     pub port: u16,

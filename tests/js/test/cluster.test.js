@@ -47,6 +47,18 @@ describe("two conformance nodes sharing Redis", {skip: CLUSTER_SKIP}, () => {
     await Promise.all([nodeA && nodeA.stop(), nodeB && nodeB.stop()])
   }, {timeout: 10000})
 
+  /** `x` and `y` (joined to rooms:lobby) each send a new_msg: both get each one, the sender included. */
+  async function chatBothWays(x, y, fromX, fromY){
+    let tag = Math.random().toString(36).slice(2)
+    for(let [from, to, body] of [[x, y, `${fromX} ${tag}`], [y, x, `${fromY} ${tag}`]]){
+      let gotTo = waitForEvent(to, "new_msg", CLUSTER_WAIT_MS)
+      let gotFrom = waitForEvent(from, "new_msg", CLUSTER_WAIT_MS)
+      from.push("new_msg", {body})
+      assert.deepEqual(await gotTo, {body}, `the other node's client gets "${body}"`)
+      assert.deepEqual(await gotFrom, {body}, `the sender gets "${body}"`)
+    }
+  }
+
   /** Wraps an assertion failure with both nodes' recent output. */
   async function withLogs(fn){
     try {
@@ -63,14 +75,7 @@ describe("two conformance nodes sharing Redis", {skip: CLUSTER_SKIP}, () => {
     let b = await connect({url: nodeB.url})
     let chanA = await joinOk(a, "rooms:lobby")
     let chanB = await joinOk(b, "rooms:lobby")
-    let tag = Math.random().toString(36).slice(2)
-    for(let [from, to, body] of [[chanA, chanB, `A to B ${tag}`], [chanB, chanA, `B to A ${tag}`]]){
-      let gotTo = waitForEvent(to, "new_msg", CLUSTER_WAIT_MS)
-      let gotFrom = waitForEvent(from, "new_msg", CLUSTER_WAIT_MS)
-      from.push("new_msg", {body})
-      assert.deepEqual(await gotTo, {body}, `the other node's client gets "${body}"`)
-      assert.deepEqual(await gotFrom, {body}, `the sender gets "${body}"`)
-    }
+    await chatBothWays(chanA, chanB, "A to B", "B to A")
   }))
 
   test("TestChannel broadcast_from crosses nodes and skips only the sender", T, () => withLogs(async () => {
@@ -150,13 +155,6 @@ describe("two conformance nodes sharing Redis", {skip: CLUSTER_SKIP}, () => {
     let ws = await connect({url: nodeB.url})
     let chanLp = await joinOk(lp, "rooms:lobby")
     let chanWs = await joinOk(ws, "rooms:lobby")
-    let tag = Math.random().toString(36).slice(2)
-    for(let [from, to, body] of [[chanLp, chanWs, `LP on A ${tag}`], [chanWs, chanLp, `WS on B ${tag}`]]){
-      let gotTo = waitForEvent(to, "new_msg", CLUSTER_WAIT_MS)
-      let gotFrom = waitForEvent(from, "new_msg", CLUSTER_WAIT_MS)
-      from.push("new_msg", {body})
-      assert.deepEqual(await gotTo, {body}, `the other node's client gets "${body}"`)
-      assert.deepEqual(await gotFrom, {body}, `the sender gets "${body}"`)
-    }
+    await chatBothWays(chanLp, chanWs, "LP on A", "WS on B")
   }))
 })

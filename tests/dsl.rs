@@ -1,13 +1,12 @@
-//! The generated dispatch, end to end: a server on a free port, a raw WebSocket client, exact frames.
+//! The DSL's generated dispatch, end to end: a server on a free port, a raw WebSocket client, exact frames.
 
-use std::time::Duration;
+mod support;
 
-use futures_util::{SinkExt, StreamExt};
+use channels::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-use crate::prelude::*;
+use support::server::TestServer;
+use support::ws::Client;
 
 struct UserSocket {
     user: Option<String>,
@@ -134,27 +133,22 @@ impl Any {
     }
 }
 
-struct Client {
-    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+/// A client whose every message carries join_ref "1" and a ref of its own.
+struct Session {
+    client: Client,
     next_ref: u64,
 }
 
-impl Client {
+impl Session {
     async fn send(&mut self, topic: &str, event: &str, payload: Value) -> String {
         self.next_ref += 1;
         let r = self.next_ref.to_string();
-        let frame = json!(["1", r, topic, event, payload]).to_string();
-        self.ws.send(Message::text(frame)).await.unwrap();
+        self.client.send_text(&json!(["1", r, topic, event, payload]).to_string()).await;
         r
     }
 
     async fn recv(&mut self) -> Value {
-        loop {
-            let msg = tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await.expect("a frame").unwrap();
-            if let Message::Text(text) = msg.unwrap() {
-                return serde_json::from_str(&text).unwrap();
-            }
-        }
+        self.client.recv_json().await
     }
 
     /// Sends and returns the `[status, response]` of the reply.
@@ -168,13 +162,9 @@ impl Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_dispatch() {
-    let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).build();
-    let server = endpoint.bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
-    let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0&user=ann");
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let mut c = Client { ws, next_ref: 0 };
+    let server =
+        TestServer::serve(Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).build()).await;
+    let mut c = Session { client: server.client("vsn=2.0.0&user=ann").await, next_ref: 0 };
     let ok = |v: Value| ("ok".to_owned(), v);
     let error = |v: Value| ("error".to_owned(), v);
 

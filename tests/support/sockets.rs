@@ -1,0 +1,59 @@
+//! [`UserSocket`]: the socket handler of the in-process test servers; each test file brings its channels.
+//!
+//! ```ignore
+//! enum App {}
+//!
+//! impl Routes for App {
+//!     fn channels() -> Router<UserSocket> {
+//!         Router::new().channel::<RoomChannel>("room:*")
+//!     }
+//! }
+//!
+//! type UserSocket = support::sockets::UserSocket<App>;
+//! ```
+
+use std::marker::PhantomData;
+
+use channels::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+use serde_json::{Value, json};
+
+/// The channel routes of a [`UserSocket`].
+pub trait Routes: Sized + 'static {
+    fn channels() -> Router<UserSocket<Self>>;
+}
+
+/// A connection of a user: `reject` in the query refuses it; `user` in the query (else the auth token) names the
+/// user, whose connections share the socket id `users_socket:{user}`.
+pub struct UserSocket<R> {
+    pub user: Option<String>,
+    /// What `connect` was told, for tests that look at it.
+    pub info: Value,
+    routes: PhantomData<fn() -> R>,
+}
+
+impl<R: Routes> Socket for UserSocket<R> {
+    async fn connect(params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
+        if params.get("reject").is_some() {
+            return Err(Refuse);
+        }
+        let user = params.get("user").or(info.auth_token.as_deref()).map(str::to_owned);
+        let info = json!({
+            "peer": info.peer_addr.map(|a| a.ip().to_string()),
+            "uri": info.uri,
+            "user_agent": info.user_agent,
+            "x_headers": info.x_headers,
+            "trace": info.trace_context_headers,
+            "auth_token": info.auth_token,
+            "params": params.as_map(),
+        });
+        Ok(UserSocket { user, info, routes: PhantomData })
+    }
+
+    fn id(&self) -> Option<String> {
+        self.user.as_ref().map(|u| format!("users_socket:{u}"))
+    }
+
+    fn channels() -> Router<Self> {
+        R::channels()
+    }
+}
