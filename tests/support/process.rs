@@ -123,11 +123,24 @@ impl ServerProcess {
     /// Like [`start`](ServerProcess::start), with extra environment variables for the child (they may also
     /// override `RUST_LOG`).
     pub fn start_with_env(name: &str, env: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start_limited(name, env, None)
+    }
+
+    /// Like [`start_with_env`](ServerProcess::start_with_env), with the child's open-files limit lowered to
+    /// `max_open_files` (through the shell's `ulimit`).
+    pub fn start_limited(name: &str, env: &[(&str, &str)], max_open_files: Option<u32>) -> ServerProcess {
         let bin = example_bin(name);
         let mut last_failure = String::new();
         for _ in 0..START_ATTEMPTS {
             let port = free_port();
-            let mut command = Command::new(&bin);
+            let mut command = match max_open_files {
+                None => Command::new(&bin),
+                Some(limit) => {
+                    let mut sh = Command::new("sh");
+                    sh.arg("-c").arg(format!("ulimit -n {limit} && exec \"$0\"")).arg(&bin);
+                    sh
+                }
+            };
             command
                 .env("PORT", port.to_string())
                 .env("NO_COLOR", "1")
