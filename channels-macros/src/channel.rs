@@ -12,7 +12,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Error, Ident, ImplItem, ItemImpl, Lifetime, LitStr, Meta, Token, Type};
 
-use crate::pattern::{JoinPattern, Segment};
+use channels_topic::{JoinPattern, Segment};
+
 use crate::signature::{Arg, Errors, HandlerSig, Kind, Receiver, classify, is_total_capture_type};
 
 /// One method carrying a handler attribute.
@@ -278,12 +279,18 @@ impl Model {
         let socket = &self.socket;
         let p = quote!(::channels::__private);
 
-        let mut patterns: Vec<LitStr> =
-            self.of(Kind::Join).filter(|h| h.pattern.is_some()).filter_map(|h| h.lit.clone()).collect();
-        if patterns.is_empty() || self.of(Kind::Join).any(|h| h.pattern.is_none()) {
+        let mut clauses: Vec<TokenStream> = self
+            .of(Kind::Join)
+            .filter_map(|h| match (&h.pattern, &h.lit) {
+                (Some(JoinPattern::Any), _) => Some(quote!(#p::JoinClause::Any)),
+                (Some(JoinPattern::Segments(_)), Some(lit)) => Some(quote!(#p::JoinClause::Pattern(#lit))),
+                _ => None,
+            })
+            .collect();
+        if clauses.is_empty() || self.of(Kind::Join).any(|h| h.pattern.is_none()) {
             // A join pattern is missing or malformed (already an error): claim every topic, so that the routes
             // naming this channel do not add "can never reach" errors to it.
-            patterns.push(LitStr::new("*", Span::call_site()));
+            clauses.push(quote!(#p::JoinClause::Any));
         }
         let intercepts = &self.intercepts;
 
@@ -311,7 +318,7 @@ impl Model {
             }
 
             impl #impl_generics #p::ChannelInfo<<#self_ty as #p::Channel>::Socket> for #self_ty #where_clause {
-                const JOIN_PATTERNS: &'static [&'static ::core::primitive::str] = &[#(#patterns),*];
+                const JOIN_PATTERNS: &'static [#p::JoinClause<'static>] = &[#(#clauses),*];
             }
         }
     }
@@ -322,7 +329,7 @@ impl Model {
         let mut tail = quote!(#p::unmatched_topic(__topic));
         for (i, h) in self.of(Kind::Join).enumerate() {
             let (Some(pattern), Some(sig)) = (&h.pattern, &h.sig) else { continue };
-            if pattern.any {
+            if *pattern == JoinPattern::Any {
                 // Matches every topic: it ends the chain (a clause after it is an error already).
                 let body = invocation(Kind::Join, h, sig);
                 tail = quote!({ #body });
@@ -442,14 +449,14 @@ impl Handler {
         let mut ok = true;
         match kind {
             Kind::Join if is_underscore(attr) => {
-                // The catch-all clause; "*" is what `route_reaches` reads as "any topic".
-                handler.pattern = Some(JoinPattern::any());
-                handler.lit = Some(LitStr::new("*", attr.meta.span()));
+                // The catch-all clause; the literal only carries the span for errors.
+                handler.pattern = Some(JoinPattern::Any);
+                handler.lit = Some(LitStr::new("_", attr.meta.span()));
             }
             Kind::Join | Kind::HandleIn | Kind::HandleOut => match parse_lit(kind, attr) {
                 Ok(lit) => {
                     let checked = if kind == Kind::Join {
-                        JoinPattern::parse(&lit.value()).map(|p| handler.pattern = Some(p))
+                        parse_join_pattern(&lit.value()).map(|p| handler.pattern = Some(p))
                     } else {
                         check_event(kind, &lit.value())
                     };
@@ -491,7 +498,7 @@ fn is_underscore(attr: &Attribute) -> bool {
 /// How a join clause is named in messages.
 fn shown(h: &Handler) -> String {
     match (&h.pattern, &h.lit) {
-        (Some(p), _) if p.any => "`_`".to_owned(),
+        (Some(JoinPattern::Any), _) => "`_`".to_owned(),
         (_, Some(lit)) => format!("{:?}", lit.value()),
         _ => String::new(),
     }
@@ -515,6 +522,18 @@ fn parse_lit(kind: Kind, attr: &Attribute) -> Result<LitStr, Error> {
         }),
         meta => Err(Error::new_spanned(meta, format!("#[{}] needs {what}: `{example}`", kind.name()))),
     }
+}
+
+/// A join pattern whose captures name parameters, so each must be a Rust identifier (or `_`).
+fn parse_join_pattern(pattern: &str) -> Result<JoinPattern, String> {
+    let parsed = JoinPattern::parse(pattern).map_err(|e| e.to_string())?;
+    if let Some(name) = parsed.captures().find(|name| *name != "_" && syn::parse_str::<Ident>(name).is_err()) {
+        return Err(format!(
+            "capture name `{name}` in {pattern:?} is not a Rust identifier; it names the handler parameter that \
+             receives it, e.g. `{{room_id}}`"
+        ));
+    }
+    Ok(parsed)
 }
 
 fn check_event(kind: Kind, event: &str) -> Result<(), String> {
@@ -557,7 +576,7 @@ fn join_clause(index: usize, h: &Handler, pattern: &JoinPattern, sig: &HandlerSi
         matching.push(quote!(if __topic != #topic { break #label; }));
     } else {
         matching.push(quote!(let mut __segments = ::core::primitive::str::split(__topic, ':');));
-        for (k, segment) in pattern.segments.iter().enumerate() {
+        for (k, segment) in pattern.segments().iter().enumerate() {
             matching.push(quote! {
                 let ::core::option::Option::Some(__segment) = ::core::iter::Iterator::next(&mut __segments) else {
                     break #label;
@@ -583,7 +602,7 @@ fn join_clause(index: usize, h: &Handler, pattern: &JoinPattern, sig: &HandlerSi
         matching.push(quote!(if ::core::iter::Iterator::next(&mut __segments).is_some() { break #label; }));
     }
     let captures: Vec<(String, Ident)> = pattern
-        .segments
+        .segments()
         .iter()
         .enumerate()
         .filter_map(|(k, s)| match s {
@@ -779,7 +798,7 @@ mod tests {
         let generated = model.generate(&imp).to_string();
         assert!(
             generated.contains(
-                "JOIN_PATTERNS : & 'static [& 'static :: core :: primitive :: str] = & [\"rooms:lobby\" , \"*\"]"
+                "= & [:: channels :: __private :: JoinClause :: Pattern (\"rooms:lobby\") , :: channels :: __private :: JoinClause :: Any]"
             ),
             "{generated}"
         );
@@ -799,7 +818,7 @@ mod tests {
         let (model, imp, errors) =
             model(quote! { impl C { #[join("rooms:{")] fn j() -> JoinResult<Self> { todo!() } } });
         assert_eq!(errors.len(), 1);
-        assert!(model.generate(&imp).to_string().contains("= & [\"*\"]"));
+        assert!(model.generate(&imp).to_string().contains("= & [:: channels :: __private :: JoinClause :: Any]"));
     }
 
     #[test]

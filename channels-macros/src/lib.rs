@@ -15,7 +15,6 @@ use quote::quote;
 use syn::spanned::Spanned;
 
 mod channel;
-mod pattern;
 mod signature;
 mod socket;
 

@@ -12,7 +12,8 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::{Error, ImplItem, ImplItemFn, ItemImpl, LitStr, Token, Type, Visibility};
 
-use crate::pattern::RoutePattern;
+use channels_topic::RoutePattern;
+
 use crate::signature::Errors;
 
 /// The signature `connect` must have, quoted in errors.
@@ -175,7 +176,18 @@ impl Model {
     }
 
     fn add_route(&mut self, route: RouteSyntax, errors: &mut Errors) {
-        let pattern = match RoutePattern::parse(&route.lit.value()) {
+        let text = route.lit.value();
+        // Braces are literal text in a route, but here they are a join pattern written in the wrong place.
+        if text.contains(['{', '}']) {
+            return errors.push(Error::new(
+                route.lit.span(),
+                format!(
+                    "channel routes match a topic or a prefix ({text:?} has a capture); write a prefix such as \
+                     \"rooms:*\" here and put captures in the channel's #[join] patterns"
+                ),
+            ));
+        }
+        let pattern = match RoutePattern::parse(&text) {
             Ok(p) => p,
             Err(message) => return errors.push(Error::new(route.lit.span(), message)),
         };
