@@ -65,9 +65,6 @@
 
 #![deny(missing_docs)]
 
-// Generated code names `::channels::__private`; this makes that path resolve inside this crate's own tests too.
-extern crate self as channels;
-
 pub use channels_runtime::*;
 
 pub use channels_runtime::__private::{FromTopicSegment, IntoHandleResult, IntoJoinResult, IntoOutResult};
@@ -86,6 +83,10 @@ pub use channels_runtime::__private::{FromTopicSegment, IntoHandleResult, IntoJo
 /// - `fn id(&self) -> Option<String>` (optional) names the connection, so broadcasting `disconnect` to that id
 ///   closes it.
 /// - Other items stay in an ordinary inherent impl.
+///
+/// Generated code reaches this crate as `::channels`; when it has another name (a renamed dependency, or a
+/// crate that re-exports it), give its path: `#[socket(crate = my_channels)]`. The same goes for
+/// `#[channel(crate = my_channels)]`.
 ///
 /// Compile-time checks: a route hidden by an earlier route; a malformed pattern; a route naming a type that is
 /// not a `#[channel]` of this socket handler; a route that can never reach any `#[join]` pattern of its channel
@@ -131,7 +132,8 @@ pub use channels_macros::socket;
 /// [`#[join]`](macro@join) handler returns it, the other handlers get it as `&mut self`.
 ///
 /// `#[channel]` makes a channel of the socket handler `UserSocket` (Phoenix's convention). For another one,
-/// name it: `#[channel(socket = AdminSocket)]`.
+/// name it: `#[channel(socket = AdminSocket)]`. When this crate is not `::channels` to the code using it, give its
+/// path: `#[channel(crate = my_channels)]` (a path, not a string; both arguments may be given).
 ///
 /// | Handler | Phoenix | Returns |
 /// |---|---|---|

@@ -12,7 +12,8 @@ struct UserSocket {
     user: Option<String>,
 }
 
-#[socket]
+// Inside this crate the runtime is `crate`, not `::channels`.
+#[socket(crate = crate)]
 impl UserSocket {
     channel!("rooms:*" => Rooms);
     channel!("user:*" => Rooms);
@@ -47,7 +48,7 @@ struct Word {
 
 struct Ping(u64);
 
-#[channel]
+#[channel(crate = crate)]
 #[intercept("censored")]
 impl Rooms {
     #[join("rooms:lobby")]
@@ -120,7 +121,7 @@ impl Rooms {
 
 struct Any;
 
-#[channel]
+#[channel(crate = crate)]
 impl Any {
     #[join("any:lobby")]
     fn lobby() -> JoinResult<Self> {

@@ -1,11 +1,16 @@
 //! Procedural macros of the channels framework. Use them through the `channels` crate, whose re-exports carry
 //! the documentation and examples.
 //!
-//! Each macro parses its input into a small model (`channel::Model`, `socket::Model`), validates it, then
-//! generates code; the parsing and validation are plain functions over `proc_macro2` tokens, unit-tested in this
-//! crate. Mistakes are `syn::Error`s spanned on the user's tokens, all reported at once, and the user's items are
-//! still emitted so that one mistake gives one error. Generated code names the runtime only through
-//! `::channels::__private` and `::core`, so user items named `Result`, `Option`, `String`, ... cannot break it.
+//! Laid out as serde_derive is: `attr` reads the macros' own syntax, `ast` the typed model of an impl block
+//! (`ast::Channel`, `ast::Socket`), `check` validates it, `expand` generates the code; `ctxt` collects the
+//! mistakes, `syn::Error`s spanned on the user's tokens, all reported at once, and the user's items are still
+//! emitted so that one mistake gives one error. All of it is plain functions over `proc_macro2` tokens,
+//! unit-tested in this crate; topic patterns come from `channels-topic`.
+//!
+//! Generated code names the runtime only through `<crate>::__private` and `::core`, so user items named
+//! `Result`, `Option`, `String`, ... cannot break it. `<crate>` is `::channels` unless the macro is given
+//! `crate = path` (`#[channel(crate = my_channels)]`, `#[socket(crate = my_channels)]`: a path, not a string),
+//! for a renamed dependency or for `crate` inside the `channels` crate itself.
 
 #![deny(missing_docs)]
 
@@ -14,16 +19,18 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::quote;
 use syn::spanned::Spanned;
 
-mod channel;
-mod pattern;
+mod ast;
+mod attr;
+mod check;
+mod ctxt;
+mod expand;
 mod signature;
-mod socket;
 
 /// Expansion: an inherent impl of the block's other items, plus `impl Socket` (the user's `connect` and `id`, and
 /// `channels()` as a `match` on the topic) and one compile-time-checked constant per `channel!` route.
 #[proc_macro_attribute]
 pub fn socket(attr: TokenStream, item: TokenStream) -> TokenStream {
-    socket::expand(attr.into(), item.into()).into()
+    expand::socket(attr.into(), item.into()).into()
 }
 
 /// Expansion: the impl block without the handler attributes, plus `impl Channel` (generated `join`, `handle_in`,
@@ -31,7 +38,7 @@ pub fn socket(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// through which `#[socket]` checks its routes.
 #[proc_macro_attribute]
 pub fn channel(attr: TokenStream, item: TokenStream) -> TokenStream {
-    channel::expand(attr.into(), item.into()).into()
+    expand::channel(attr.into(), item.into()).into()
 }
 
 /// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.

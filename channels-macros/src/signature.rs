@@ -10,40 +10,8 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Error, FnArg, Pat, ReturnType, Signature, Type};
 
-/// Which handler attribute a method carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `#[join("pattern")]`.
-    Join,
-    /// `#[handle_in("event")]`.
-    HandleIn,
-    /// `#[handle_out("event")]`.
-    HandleOut,
-    /// `#[handle_info]`.
-    HandleInfo,
-    /// `#[terminate]`.
-    Terminate,
-}
-
-impl Kind {
-    /// The attribute's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Join => "join",
-            Kind::HandleIn => "handle_in",
-            Kind::HandleOut => "handle_out",
-            Kind::HandleInfo => "handle_info",
-            Kind::Terminate => "terminate",
-        }
-    }
-
-    /// The kind named by an attribute's last path segment.
-    pub fn from_name(name: &str) -> Option<Kind> {
-        [Kind::Join, Kind::HandleIn, Kind::HandleOut, Kind::HandleInfo, Kind::Terminate]
-            .into_iter()
-            .find(|k| k.name() == name)
-    }
-}
+use crate::attr::Kind;
+use crate::ctxt::Ctxt;
 
 /// How a handler takes the channel state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,19 +103,19 @@ impl HandlerSig {
 /// Classifies `sig` as a handler of `kind`. `captures` are the join pattern's capture names (empty for other
 /// kinds); `pattern_span` is where "capture without parameter" errors point.
 pub fn classify(sig: &Signature, kind: Kind, captures: &[&str], pattern_span: Span) -> Result<HandlerSig, Error> {
-    let mut errors = Errors::default();
+    let cx = Ctxt::new();
     let attr = kind.name();
     if !sig.generics.params.is_empty() {
-        errors.push(Error::new_spanned(
+        cx.error_spanned_by(
             &sig.generics,
             format!("a #[{attr}] handler cannot be generic; the generated dispatch calls it with concrete types"),
-        ));
+        );
     }
     if let Some(unsafety) = &sig.unsafety {
-        errors.push(Error::new(unsafety.span, format!("a #[{attr}] handler cannot be `unsafe`; remove `unsafe`")));
+        cx.error(unsafety.span, format!("a #[{attr}] handler cannot be `unsafe`; remove `unsafe`"));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(Error::new_spanned(variadic, "a handler cannot be variadic"));
+        cx.error_spanned_by(variadic, "a handler cannot be variadic");
     }
 
     let mut receiver = Receiver::None;
@@ -157,19 +125,19 @@ pub fn classify(sig: &Signature, kind: Kind, captures: &[&str], pattern_span: Sp
         let typed = match input {
             FnArg::Receiver(r) => {
                 if kind == Kind::Join {
-                    errors.push(Error::new_spanned(
+                    cx.error_spanned_by(
                         r,
                         "a #[join] handler creates the channel's state, so it takes no `self`: remove it and \
                          return `JoinResult<Self>`, e.g. `JoinResult::ok(Self { .. })`",
-                    ));
+                    );
                 } else if r.reference.is_none() || r.colon_token.is_some() {
-                    errors.push(Error::new_spanned(
+                    cx.error_spanned_by(
                         r,
                         format!(
                             "a #[{attr}] handler takes the channel as `&mut self` (or `&self`); the channel lives \
                              on after the handler returns"
                         ),
-                    ));
+                    );
                 } else {
                     receiver = if r.mutability.is_some() { Receiver::Exclusive } else { Receiver::Shared };
                 }
@@ -186,7 +154,7 @@ pub fn classify(sig: &Signature, kind: Kind, captures: &[&str], pattern_span: Sp
         match classify_param(kind, &ty, key, captures) {
             Ok(arg) => {
                 if let Some(prev) = params.iter().find(|p| same_slot(&p.arg, &arg)) {
-                    errors.push(Error::new_spanned(typed, duplicate_message(kind, &arg, &prev.ty)));
+                    cx.error_spanned_by(typed, duplicate_message(kind, &arg, &prev.ty));
                     continue;
                 }
                 if let Arg::Capture(c) = &arg {
@@ -194,26 +162,26 @@ pub fn classify(sig: &Signature, kind: Kind, captures: &[&str], pattern_span: Sp
                 }
                 params.push(Param { arg, ty });
             }
-            Err(message) => errors.push(Error::new_spanned(typed, message)),
+            Err(message) => cx.error_spanned_by(typed, message),
         }
     }
     for capture in captures {
         if !capture.starts_with('_') && !bound.iter().any(|b| b == capture) {
-            errors.push(Error::new(
+            cx.error(
                 pattern_span,
                 format!(
                     "capture `{{{capture}}}` has no parameter; add `{capture}: String` (or any `FromTopicSegment` \
                      type) to `fn {}`, or write `{{_{capture}}}` to match it without binding it",
                     sig.ident
                 ),
-            ));
+            );
         }
     }
     let output_span = match &sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => sig.ident.span(),
     };
-    errors.finish()?;
+    cx.check()?;
     Ok(HandlerSig { receiver, params, is_async: sig.asyncness.is_some(), output_span })
 }
 
@@ -380,30 +348,6 @@ pub fn is_total_capture_type(ty: &Type) -> bool {
             names.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
             ["String"] | ["std" | "alloc", "string", "String"]
         )
-}
-
-/// Accumulates errors so that one pass reports every independent mistake.
-#[derive(Default)]
-pub struct Errors(Option<Error>);
-
-impl Errors {
-    /// Adds an error.
-    pub fn push(&mut self, error: Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    /// `Err` with every error, if any.
-    pub fn finish(self) -> Result<(), Error> {
-        self.0.map_or(Ok(()), Err)
-    }
-
-    /// The errors as `compile_error!` invocations (nothing when there are none).
-    pub fn to_compile_errors(&self) -> proc_macro2::TokenStream {
-        self.0.as_ref().map(Error::to_compile_error).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use channels_topic::{JoinClause, route_reaches};
+
 pub use crate::{
     Channel, ChannelRoute, ChannelSocket, ConnectInfo, ConnectParams, HandleResult, JoinResult, OutResult, Payload,
     PayloadError, Refuse, Reply, Router, Socket, TerminateReason,
@@ -115,8 +117,8 @@ from_str_segments!(
             handler: route it from there, or make it `#[channel(socket = {S})]`"
 )]
 pub trait ChannelInfo<S>: Channel<Socket = S> {
-    /// The `#[join]` patterns, in order.
-    const JOIN_PATTERNS: &'static [&'static str];
+    /// The `#[join]` clauses, in order.
+    const JOIN_PATTERNS: &'static [JoinClause<'static>];
 }
 
 /// The route to channel `C` (generated routers call it once per matched topic; it is a constant).
@@ -124,119 +126,14 @@ pub fn route<S: Socket, C: ChannelInfo<S>>() -> ChannelRoute<S> {
     ChannelRoute::to::<C>()
 }
 
-/// Whether a topic matched by `route` (`"rooms:lobby"` or a prefix `"rooms:*"`) can match one of
-/// `join_patterns`. A join pattern `"*"` matches everything (generated for a channel whose `#[channel]` failed,
-/// so that error is not followed by an unreachable-route one).
-pub const fn route_reaches(route: &str, join_patterns: &[&str]) -> bool {
-    let (route, prefix) = match route.as_bytes().split_last() {
-        Some((&b'*', rest)) => (rest, true),
-        _ => (route.as_bytes(), false),
-    };
-    let mut i = 0;
-    while i < join_patterns.len() {
-        let pattern = join_patterns[i].as_bytes();
-        if (pattern.len() == 1 && pattern[0] == b'*') || pattern_reaches(route, prefix, pattern) {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
-
-/// Segment by segment: every route segment but the last must be matched whole by the pattern's segment; the last
-/// one whole too for an exact route, or as a beginning for a prefix route (the rest of the topic is free).
-const fn pattern_reaches(route: &[u8], prefix: bool, pattern: &[u8]) -> bool {
-    let (mut r, mut q) = (0, 0);
-    loop {
-        let r_end = find_colon(route, r);
-        let q_end = find_colon(pattern, q);
-        if r_end == route.len() {
-            return if prefix {
-                segment_begins(route, r, r_end, pattern, q, q_end)
-            } else {
-                q_end == pattern.len() && segment_matches_whole(route, r, r_end, pattern, q, q_end)
-            };
-        }
-        if q_end == pattern.len() || !segment_matches_whole(route, r, r_end, pattern, q, q_end) {
-            return false;
-        }
-        r = r_end + 1;
-        q = q_end + 1;
-    }
-}
-
-const fn find_colon(s: &[u8], mut from: usize) -> usize {
-    while from < s.len() && s[from] != b':' {
-        from += 1;
-    }
-    from
-}
-
-const fn find_byte(s: &[u8], mut from: usize, end: usize, byte: u8) -> usize {
-    while from < end && s[from] != byte {
-        from += 1;
-    }
-    from
-}
-
-const fn bytes_eq(a: &[u8], a_start: usize, b: &[u8], b_start: usize, len: usize) -> bool {
-    let mut i = 0;
-    while i < len {
-        if a[a_start + i] != b[b_start + i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// `(prefix_start, prefix_end, suffix_start)` of the capture in `pattern[start..end]`, if it has one.
-const fn capture_bounds(pattern: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
-    let open = find_byte(pattern, start, end, b'{');
-    if open == end {
-        return None;
-    }
-    Some((open, find_byte(pattern, open, end, b'}') + 1))
-}
-
-/// Whether topic segment `s[s0..s1]` is matched by pattern segment `p[p0..p1]`.
-const fn segment_matches_whole(s: &[u8], s0: usize, s1: usize, p: &[u8], p0: usize, p1: usize) -> bool {
-    let len = s1 - s0;
-    match capture_bounds(p, p0, p1) {
-        None => len == p1 - p0 && bytes_eq(s, s0, p, p0, len),
-        Some((open, after)) => {
-            let (pre, suf) = (open - p0, p1 - after);
-            len > pre + suf && bytes_eq(s, s0, p, p0, pre) && bytes_eq(s, s1 - suf, p, after, suf)
-        }
-    }
-}
-
-/// Whether some topic segment matched by pattern segment `p[p0..p1]` begins with `s[s0..s1]`.
-const fn segment_begins(s: &[u8], s0: usize, s1: usize, p: &[u8], p0: usize, p1: usize) -> bool {
-    let len = s1 - s0;
-    match capture_bounds(p, p0, p1) {
-        None => len <= p1 - p0 && bytes_eq(s, s0, p, p0, len),
-        // Past the literal prefix, the capture absorbs whatever the route has left.
-        Some((open, _)) => {
-            let pre = open - p0;
-            bytes_eq(s, s0, p, p0, if len < pre { len } else { pre })
-        }
-    }
-}
-
 /// Parses a capture from topic segment `segment` of the form `prefix{capture}suffix`.
 pub fn capture<T: FromTopicSegment>(segment: &str, prefix: &str, suffix: &str) -> Option<T> {
-    T::from_topic_segment(strip(segment, prefix, suffix)?)
+    T::from_topic_segment(channels_topic::capture_in(segment, prefix, suffix)?)
 }
 
 /// Whether topic segment `segment` has the form `prefix{capture}suffix` (for captures bound to no parameter).
 pub fn segment_matches(segment: &str, prefix: &str, suffix: &str) -> bool {
-    strip(segment, prefix, suffix).is_some()
-}
-
-fn strip<'a>(segment: &'a str, prefix: &str, suffix: &str) -> Option<&'a str> {
-    let inner = segment.strip_prefix(prefix)?.strip_suffix(suffix)?;
-    (!inner.is_empty()).then_some(inner)
+    channels_topic::capture_in(segment, prefix, suffix).is_some()
 }
 
 /// A type a handler's payload parameter can have: any `serde::Deserialize` type.
@@ -436,39 +333,6 @@ pub fn assigns_of<C: Channel>(socket: &ChannelSocket<C>) -> Arc<C::Socket> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // Evaluated by the compiler, as the generated checks are.
-    const _: () = assert!(route_reaches("rooms:*", &["rooms:lobby"]));
-    const _: () = assert!(!route_reaches("lobby:*", &["rooms:lobby", "rooms:{id}"]));
-
-    #[test]
-    fn routes_reach_join_patterns() {
-        let reaches = |route, patterns: &[&str]| route_reaches(route, patterns);
-        assert!(reaches("rooms:*", &["rooms:lobby"]));
-        assert!(reaches("rooms:*", &["rooms:{id}"]));
-        assert!(reaches("rooms:*", &["other", "rooms:{id}"]));
-        assert!(reaches("*", &["anything:{x}"]));
-        assert!(reaches("roo*", &["rooms:lobby"]));
-        assert!(reaches("rooms:lob*", &["rooms:lobby"]));
-        assert!(reaches("rooms:lob*", &["rooms:{id}"]));
-        assert!(reaches("rooms:x*", &["rooms:x{id}.v1"]));
-        assert!(reaches("rooms:xyz*", &["rooms:x{id}.v1"]), "the capture absorbs `yz`");
-        assert!(reaches("rooms:lobby", &["rooms:lobby"]));
-        assert!(reaches("rooms:lobby", &["rooms:{id}"]));
-        assert!(reaches("rooms:1:chat*", &["rooms:{id}:chat"]));
-        assert!(reaches("rooms:a.v1", &["rooms:{id}.v1"]));
-        assert!(reaches("x:*", &["*"]), "the fallback of a failed #[channel]");
-
-        assert!(!reaches("lobby:*", &["rooms:lobby", "rooms:{id}"]));
-        assert!(!reaches("rooms:*", &["rooms"]), "a topic starting `rooms:` has two segments");
-        assert!(!reaches("rooms:lobby", &["rooms:lobby:x"]));
-        assert!(!reaches("rooms:lobby:x", &["rooms:lobby"]));
-        assert!(!reaches("rooms:", &["rooms:{id}"]), "a capture is never empty");
-        assert!(!reaches("rooms:y*", &["rooms:x{id}"]));
-        assert!(!reaches("rooms:.v1", &["rooms:{id}.v1"]));
-        assert!(!reaches("rooms:a.v2", &["rooms:{id}.v1"]));
-        assert!(!reaches("rooms:*", &[]));
-    }
 
     #[test]
     fn captures() {

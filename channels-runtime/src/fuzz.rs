@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::origin::{AllowedOrigin, CheckOrigin};
 use crate::payload::Payload;
 use crate::serializer::{EncodeError, Frame, Message, Serializer};
-use crate::socket::{ConnectParams, Pattern};
+use crate::socket::ConnectParams;
 use crate::token::{MaxAge, Token, TokenError, VerifyOptions};
 
 /// A decoded client message, as the connection would dispatch it.
@@ -84,12 +84,6 @@ pub fn encode_broadcast(v2: bool, topic: &str, event: &str, payload: &Payload) -
 pub fn longpoll_body(body: &[u8], ndjson: bool, v2: bool) -> Result<Vec<Decoded>, String> {
     let messages = crate::transport::longpoll::decode_body(&Bytes::copy_from_slice(body), ndjson, serializer(v2))?;
     Ok(messages.into_iter().map(Decoded::from).collect())
-}
-
-/// Whether the channel route `pattern` matches `topic`; `None` when the pattern is invalid (the router would
-/// panic on it at startup).
-pub fn pattern_matches(pattern: &str, topic: &str) -> Option<bool> {
-    Pattern::parse(pattern).ok().map(|p| p.matches(topic))
 }
 
 /// The connect params of a query string.

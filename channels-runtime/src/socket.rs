@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 
+use channels_topic::RoutePattern;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -207,7 +208,7 @@ pub struct Router<S> {
 }
 
 enum Routes<S> {
-    Patterns(Vec<(Pattern, ChannelRoute<S>)>),
+    Patterns(Vec<(RoutePattern, ChannelRoute<S>)>),
     Dispatch(fn(&str) -> Option<ChannelRoute<S>>),
 }
 
@@ -256,7 +257,7 @@ impl<S: Socket> Router<S> {
     /// When `pattern` has a `*` anywhere but at its end, is empty, or the router was made by
     /// [`from_fn`](Router::from_fn): configuration errors found at startup.
     pub fn channel<C: Channel<Socket = S>>(mut self, pattern: &str) -> Self {
-        let pattern = Pattern::parse(pattern).unwrap_or_else(|e| panic!("invalid channel pattern {pattern:?}: {e}"));
+        let pattern = RoutePattern::parse(pattern).unwrap_or_else(|e| panic!("invalid channel pattern: {e}"));
         match &mut self.routes {
             Routes::Patterns(routes) => routes.push((pattern, ChannelRoute::to::<C>())),
             Routes::Dispatch(_) => panic!("a router made by Router::from_fn takes no pattern routes"),
@@ -287,45 +288,9 @@ impl<S> fmt::Debug for Router<S> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Pattern {
-    Exact(Box<str>),
-    Prefix(Box<str>),
-}
-
-impl Pattern {
-    pub(crate) fn parse(pattern: &str) -> Result<Self, &'static str> {
-        if pattern.is_empty() {
-            return Err("a pattern cannot be empty");
-        }
-        match pattern.find('*') {
-            None => Ok(Pattern::Exact(pattern.into())),
-            Some(i) if i == pattern.len() - 1 => Ok(Pattern::Prefix(pattern[..i].into())),
-            Some(_) => Err("`*` may only end a pattern"),
-        }
-    }
-
-    pub(crate) fn matches(&self, topic: &str) -> bool {
-        match self {
-            Pattern::Exact(t) => **t == *topic,
-            Pattern::Prefix(p) => topic.starts_with(&**p),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns() {
-        let p = Pattern::parse("rooms:*").unwrap();
-        assert!(p.matches("rooms:lobby") && p.matches("rooms:") && !p.matches("room:1"));
-        let p = Pattern::parse("rooms:lobby").unwrap();
-        assert!(p.matches("rooms:lobby") && !p.matches("rooms:lobby2"));
-        assert!(Pattern::parse("*").unwrap().matches("anything"));
-        assert!(Pattern::parse("a*b").is_err() && Pattern::parse("").is_err());
-    }
 
     #[test]
     fn query_decoding() {
