@@ -13,7 +13,7 @@ struct UserSocket {
 }
 
 // Inside this crate the runtime is `crate`, not `::channels`.
-#[socket(crate = crate)]
+#[socket]
 impl UserSocket {
     channel!("rooms:*" => Rooms);
     channel!("user:*" => Rooms);
@@ -48,7 +48,7 @@ struct Word {
 
 struct Ping(u64);
 
-#[channel(crate = crate)]
+#[channel]
 #[intercept("censored")]
 impl Rooms {
     #[join("rooms:lobby")]
@@ -121,7 +121,7 @@ impl Rooms {
 
 struct Any;
 
-#[channel(crate = crate)]
+#[channel]
 impl Any {
     #[join("any:lobby")]
     fn lobby() -> JoinResult<Self> {
