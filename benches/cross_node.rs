@@ -22,10 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, HandleResult, JoinResult, Payload, PubSub,
-    RedisConfig, Refuse, Router, Socket, SocketConfig,
-};
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+use channels::endpoint::Endpoint;
+use channels::payload::Payload;
+use channels::pubsub::{PubSub, RedisConfig};
+use channels::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket, SocketConfig};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 

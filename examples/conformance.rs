@@ -7,8 +7,11 @@
 
 use std::time::Duration;
 
+use channels::origin::CheckOrigin;
 use channels::prelude::*;
-use channels::{CheckOrigin, MaxAge, PresenceConfig, PubSub, RedisConfig, Token};
+use channels::presence::PresenceConfig;
+use channels::pubsub::{PubSub, RedisConfig};
+use channels::token::{MaxAge, Token};
 use serde_json::{Value, json};
 
 /// The connection's assigns.

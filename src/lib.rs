@@ -67,12 +67,10 @@
 
 pub use channels_runtime::*;
 
-pub use channels_runtime::__private::{FromTopicSegment, IntoHandleResult, IntoJoinResult, IntoOutResult};
-
-/// Writes a socket handler's [`Socket`] impl: its `channel!` routes, `connect` and `id`.
+/// Writes a socket handler's [`Socket`](crate::socket::Socket) impl: its `channel!` routes, `connect` and `id`.
 ///
 /// The struct is the connection's assigns (Phoenix's `socket.assigns` set in `connect/3`): `connect` builds it
-/// from the client's params, and every channel of the connection reads it as [`ChannelSocket::assigns`] or an
+/// from the client's params, and every channel of the connection reads it as [`ChannelSocket::assigns`](crate::channel::ChannelSocket::assigns) or an
 /// `assigns: &UserSocket` handler parameter.
 ///
 /// - `channel!("rooms:*" => RoomChannel);` routes topics to a channel, as Phoenix's `channel "rooms:*",
@@ -126,7 +124,7 @@ pub use channels_runtime::__private::{FromTopicSegment, IntoHandleResult, IntoJo
 /// ```
 pub use channels_macros::socket;
 
-/// Writes a channel's [`Channel`] impl from handler methods: Phoenix's `use Phoenix.Channel` module.
+/// Writes a channel's [`Channel`](crate::channel::Channel) impl from handler methods: Phoenix's `use Phoenix.Channel` module.
 ///
 /// The struct is the state of one joined channel (what Phoenix keeps in the channel process's assigns): a
 /// [`#[join]`](macro@join) handler returns it, the other handlers get it as `&mut self`.
@@ -137,10 +135,10 @@ pub use channels_macros::socket;
 ///
 /// | Handler | Phoenix | Returns |
 /// |---|---|---|
-/// | [`#[join("pattern")]`](macro@join), [`#[join(_)]`](macro@join) | `join/3` clauses | [`JoinResult<Self>`] |
-/// | [`#[handle_in("event")]`](macro@handle_in) | `handle_in/3` clauses | [`HandleResult`], [`Reply`] or `()` |
-/// | [`#[handle_out("event")]`](macro@handle_out) | `handle_out/3` + `intercept` | [`OutResult`] or `()` |
-/// | [`#[handle_info]`](macro@handle_info) | `handle_info/2` | [`OutResult`] or `()` |
+/// | [`#[join("pattern")]`](macro@join), [`#[join(_)]`](macro@join) | `join/3` clauses | [`JoinResult<Self>`](crate::channel::JoinResult) |
+/// | [`#[handle_in("event")]`](macro@handle_in) | `handle_in/3` clauses | [`HandleResult`](crate::channel::HandleResult), [`Reply`](crate::channel::Reply) or `()` |
+/// | [`#[handle_out("event")]`](macro@handle_out) | `handle_out/3` + `intercept` | [`OutResult`](crate::channel::OutResult) or `()` |
+/// | [`#[handle_info]`](macro@handle_info) | `handle_info/2` | [`OutResult`](crate::channel::OutResult) or `()` |
 /// | [`#[terminate]`](macro@terminate) | `terminate/2` | `()` |
 ///
 /// Handlers may be `async fn` or `fn`. Their parameters are filled by type, then by name:
@@ -149,9 +147,9 @@ pub use channels_macros::socket;
 /// - `payload: Payload` or `&Payload`: the raw payload (JSON or binary);
 /// - `topic: &str`: the channel's topic;
 /// - `assigns: &UserSocket`: the connection's assigns;
-/// - in a join, a parameter named like a capture of its pattern: that capture, parsed ([`FromTopicSegment`]);
+/// - in a join, a parameter named like a capture of its pattern: that capture, parsed ([`FromTopicSegment`](crate::dsl::FromTopicSegment));
 /// - any other parameter: the payload, deserialized with serde (in a join it must be named `payload` or
-///   `params`; in `#[handle_info]` it is the message, and its type becomes [`Channel::Info`]).
+///   `params`; in `#[handle_info]` it is the message, and its type becomes [`Channel::Info`](crate::channel::Channel::Info)).
 ///
 /// Dispatch is generated: `handle_in` is a `match` on the event, `join` tries its clauses in order.
 /// An event with no handler gets the error reply `{"reason":"unhandled event"}` and logs a warning (Phoenix would
@@ -205,7 +203,7 @@ pub use channels_macros::channel;
 ///
 /// The pattern is literal text with `{name}` captures. A capture matches one or more characters other than
 /// `:` (so at most one per `:`-separated segment, with literal text around it allowed: `"user-{id}.v1"`), and
-/// is bound to the handler parameter of the same name, parsed with [`FromTopicSegment`] (`String`, integers,
+/// is bound to the handler parameter of the same name, parsed with [`FromTopicSegment`](crate::dsl::FromTopicSegment) (`String`, integers,
 /// `bool`, `char`, or your type). `{_name}` matches without binding. `*` is not allowed: capture instead.
 ///
 /// `#[join(_)]` is the catch-all clause: every topic routed to the channel, like Elixir's
@@ -215,9 +213,9 @@ pub use channels_macros::channel;
 /// `u32`) makes its clause not match, so the next one is tried. A clause that an earlier one always wins over
 /// (for instance after `"rooms:{name}"` with `name: String`, or after `#[join(_)]`) is a compile error.
 ///
-/// Parameters: captures, `payload`/`params` (the join payload, deserialized or as [`Payload`]), `topic: &str`,
+/// Parameters: captures, `payload`/`params` (the join payload, deserialized or as [`Payload`](crate::payload::Payload)), `topic: &str`,
 /// `assigns: &UserSocket`, `socket: &mut ChannelSocket<Self>`. No `self`: the handler makes the state, returning
-/// [`JoinResult<Self>`].
+/// [`JoinResult<Self>`](crate::channel::JoinResult).
 ///
 /// ```
 /// use channels::prelude::*;
@@ -274,8 +272,8 @@ pub use channels_macros::join;
 /// event.
 ///
 /// Takes `&mut self` (or `&self`) and any of: the payload (deserialized into a `serde::Deserialize` type, or raw
-/// as [`Payload`]), `socket: &mut ChannelSocket<Self>`, `topic: &str`, `assigns: &UserSocket`. Returns
-/// [`HandleResult`], a [`Reply`], `()` for no reply, a `Result` of those, or any [`IntoHandleResult`] type.
+/// as [`Payload`](crate::payload::Payload)), `socket: &mut ChannelSocket<Self>`, `topic: &str`, `assigns: &UserSocket`. Returns
+/// [`HandleResult`](crate::channel::HandleResult), a [`Reply`](crate::channel::Reply), `()` for no reply, a `Result` of those, or any [`IntoHandleResult`](crate::dsl::IntoHandleResult) type.
 /// One handler per event (a duplicate is a compile error); events without one get `{"reason":"unhandled event"}`.
 ///
 /// ```
@@ -320,7 +318,7 @@ pub use channels_macros::handle_in;
 /// It runs once per subscriber of the topic, for events listed in [`#[intercept(..)]`](macro@intercept), and
 /// decides what that subscriber's client receives (push it as is, changed, or not at all). Takes `&mut self`
 /// and any of: the broadcast's payload (deserialized, or as `&Payload`/`Payload`), the socket, `topic`,
-/// `assigns`. Returns [`OutResult`] or `()`. A `#[handle_out]` for an event that is not intercepted, and an
+/// `assigns`. Returns [`OutResult`](crate::channel::OutResult) or `()`. A `#[handle_out]` for an event that is not intercepted, and an
 /// intercepted event without one, are compile errors. A broadcast whose payload does not deserialize into the
 /// handler's parameter is logged as an error and not pushed.
 ///
@@ -406,9 +404,9 @@ pub use channels_macros::intercept;
 /// The handler of messages a [`#[channel]`](macro@channel) receives from its own tasks or others: Phoenix's
 /// `handle_info/2`.
 ///
-/// At most one per channel. Its message parameter's type becomes [`Channel::Info`] (`()` without one); send
-/// messages with [`ChannelSocket::send_info`] or a [`ChannelHandle`]. Takes `&mut self`, the message, and any of
-/// the socket, `topic`, `assigns`. Returns [`OutResult`] or `()`.
+/// At most one per channel. Its message parameter's type becomes [`Channel::Info`](crate::channel::Channel::Info) (`()` without one); send
+/// messages with [`ChannelSocket::send_info`](crate::channel::ChannelSocket::send_info) or a [`ChannelHandle`](crate::channel::ChannelHandle). Takes `&mut self`, the message, and any of
+/// the socket, `topic`, `assigns`. Returns [`OutResult`](crate::channel::OutResult) or `()`.
 ///
 /// ```
 /// use channels::prelude::*;
@@ -478,11 +476,15 @@ pub use channels_macros::terminate;
 
 /// Everything a socket handler or channel module needs: `use channels::prelude::*;`.
 pub mod prelude {
-    pub use crate::{
-        Channel, ChannelHandle, ChannelSocket, ConnectInfo, ConnectParams, Endpoint, FromTopicSegment, HandleResult,
-        IntoPayload, JoinResult, OutResult, Payload, Refuse, Reply, Socket, SocketConfig, SocketRef, StopReason,
-        TerminateReason, channel, handle_in, handle_info, handle_out, intercept, join, socket, terminate,
+    pub use crate::channel::{
+        Channel, ChannelHandle, ChannelSocket, HandleResult, JoinResult, OutResult, Reply, SocketRef, StopReason,
+        TerminateReason,
     };
+    pub use crate::dsl::FromTopicSegment;
+    pub use crate::endpoint::Endpoint;
+    pub use crate::payload::{IntoPayload, Payload};
+    pub use crate::socket::{ConnectInfo, ConnectParams, Refuse, Socket, SocketConfig};
+    pub use channels_macros::{channel, handle_in, handle_info, handle_out, intercept, join, socket, terminate};
 }
 
 /// The README's Rust examples, compiled as doctests so they cannot drift from the API.

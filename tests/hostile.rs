@@ -6,7 +6,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use channels::{Channel, ChannelSocket, Endpoint, HandleResult, HttpConfig, JoinResult, Payload, Router, SocketConfig};
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+use channels::endpoint::{Endpoint, HttpConfig};
+use channels::payload::Payload;
+use channels::socket::{Router, SocketConfig};
 use serde_json::json;
 use support::process::ServerProcess;
 use support::server::TestServer;
@@ -40,7 +43,7 @@ impl Channel for RoomChannel {
     }
 }
 
-async fn start(socket: SocketConfig, http: HttpConfig, drain: channels::Drain) -> TestServer {
+async fn start(socket: SocketConfig, http: HttpConfig, drain: channels::endpoint::Drain) -> TestServer {
     let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", socket).http_config(http).drain(drain).build();
     TestServer::serve(endpoint).await
 }
@@ -62,7 +65,7 @@ async fn closed_within(tcp: &mut TcpStream, within: Duration) -> Option<Duration
 #[tokio::test]
 async fn connections_that_send_no_request_are_closed_at_the_header_read_timeout() {
     let http = HttpConfig::default().header_read_timeout(Duration::from_millis(500));
-    let server = start(SocketConfig::default(), http, channels::Drain::default()).await;
+    let server = start(SocketConfig::default(), http, channels::endpoint::Drain::default()).await;
 
     // Silent connections, a trickled request head, and a keep-alive connection idle after one request.
     let mut silent = Vec::new();
@@ -102,7 +105,7 @@ async fn connections_that_send_no_request_are_closed_at_the_header_read_timeout(
 #[tokio::test]
 async fn connections_past_the_cap_are_closed_at_once_and_slots_come_back() {
     let http = HttpConfig::default().header_read_timeout(Duration::from_secs(2)).max_connections(20);
-    let server = start(SocketConfig::default(), http, channels::Drain::default()).await;
+    let server = start(SocketConfig::default(), http, channels::endpoint::Drain::default()).await;
     // An upgraded WebSocket does not hold a slot.
     let mut upgraded = server.client("vsn=2.0.0").await;
 
@@ -158,7 +161,7 @@ async fn stalled_subscriber(server: &TestServer, topic: &str) -> Client {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_at_the_write_timeout() {
     let socket = SocketConfig::default().write_timeout(Duration::from_secs(1));
-    let server = start(socket, HttpConfig::default(), channels::Drain::default()).await;
+    let server = start(socket, HttpConfig::default(), channels::endpoint::Drain::default()).await;
     let _stalled = stalled_subscriber(&server, "room:big").await;
     let mut reader = server.client("vsn=2.0.0").await;
     reader.join("1", "room:big", "{}", "{}").await;
@@ -185,7 +188,7 @@ async fn a_client_that_stops_reading_is_closed_at_the_write_timeout() {
 async fn shutdown_force_closes_a_client_that_stopped_reading() {
     // The write timeout is far away: only the drain can end the stalled connection in time.
     let socket = SocketConfig::default().write_timeout(Duration::from_secs(120));
-    let drain = channels::Drain::default().timeout(Duration::from_secs(1));
+    let drain = channels::endpoint::Drain::default().timeout(Duration::from_secs(1));
     let server = start(socket, HttpConfig::default(), drain).await;
     let _stalled = stalled_subscriber(&server, "room:big").await;
     let mut healthy = server.client("vsn=2.0.0").await;

@@ -5,9 +5,10 @@ mod support;
 
 use std::time::Duration;
 
-use channels::{
-    Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, Payload, Router, SocketConfig, TerminateReason,
-};
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult, TerminateReason};
+use channels::endpoint::Endpoint;
+use channels::payload::Payload;
+use channels::socket::{Router, SocketConfig};
 use serde_json::{Value, json};
 use support::http::Response;
 use support::server::TestServer;

@@ -2,7 +2,10 @@
 
 mod support;
 
-use channels::{Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, Payload, Router, SocketConfig};
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+use channels::endpoint::Endpoint;
+use channels::payload::Payload;
+use channels::socket::{Router, SocketConfig};
 use serde_json::json;
 use support::server::TestServer;
 use support::sockets::Routes;
@@ -30,7 +33,7 @@ impl Channel for Room {
     async fn handle_in(&mut self, event: &str, payload: Payload, _: &mut ChannelSocket<Self>) -> HandleResult {
         match event {
             "crash" => panic!("crash"),
-            "teapot" => HandleResult::Reply(channels::Reply::new("teapot", payload)),
+            "teapot" => HandleResult::Reply(channels::channel::Reply::new("teapot", payload)),
             _ => HandleResult::ok(payload),
         }
     }

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult, OutResult};
+use channels::endpoint::Endpoint;
+use channels::payload::Payload;
+use channels::presence::PresenceConfig;
+use channels::pubsub::{PubSub, RedisConfig};
+use channels::socket::{Router, SocketConfig};
 use channels::testing::TestEndpoint;
-use channels::{
-    Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, OutResult, Payload, PresenceConfig, PubSub,
-    RedisConfig, Router, SocketConfig,
-};
 use serde_json::{Value, json};
 use support::free_port;
 use support::process::conformance_node;

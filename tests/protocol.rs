@@ -7,10 +7,10 @@ mod support;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use channels::{
-    Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, OutResult, Payload, Router, SocketConfig,
-    TerminateReason,
-};
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult, OutResult, TerminateReason};
+use channels::endpoint::Endpoint;
+use channels::payload::Payload;
+use channels::socket::{Router, SocketConfig};
 use serde_json::{Value, json};
 use support::http::first_answer;
 use support::server::TestServer;
@@ -89,7 +89,9 @@ impl Channel for ProbeChannel {
                 socket.send_info(Info::Stop);
                 HandleResult::NoReply
             }
-            "stop_error" => HandleResult::Stop { reason: channels::StopReason::Error("bad".into()), reply: None },
+            "stop_error" => {
+                HandleResult::Stop { reason: channels::channel::StopReason::Error("bad".into()), reply: None }
+            }
             "assigns" => HandleResult::ok(json!({"user": socket.assigns().user})),
             "info" => HandleResult::ok(&socket.assigns().info),
             _ => HandleResult::error(json!({"reason": "unhandled event"})),
@@ -107,7 +109,7 @@ impl Channel for ProbeChannel {
                 OutResult::NoReply
             }
             Info::Crash => panic!("handle_info crash requested"),
-            Info::Stop => OutResult::Stop(channels::StopReason::Normal),
+            Info::Stop => OutResult::Stop(channels::channel::StopReason::Normal),
         }
     }
 
@@ -120,10 +122,10 @@ impl Channel for ProbeChannel {
 }
 
 async fn start(config: SocketConfig) -> TestServer {
-    start_with_drain(config, channels::Drain::default()).await
+    start_with_drain(config, channels::endpoint::Drain::default()).await
 }
 
-async fn start_with_drain(config: SocketConfig, drain: channels::Drain) -> TestServer {
+async fn start_with_drain(config: SocketConfig, drain: channels::endpoint::Drain) -> TestServer {
     let hello = warp::path("hello").map(|| "hello from warp");
     TestServer::serve(Endpoint::builder().socket::<UserSocket>("/socket", config).routes(hello).drain(drain).build())
         .await
@@ -448,8 +450,10 @@ async fn limits_on_names_nesting_and_join_rate() {
 
 #[tokio::test]
 async fn shutdown_drains_in_batches_and_completes_in_flight_replies() {
-    let drain =
-        channels::Drain::default().batch_size(1).interval(Duration::from_millis(400)).timeout(Duration::from_secs(5));
+    let drain = channels::endpoint::Drain::default()
+        .batch_size(1)
+        .interval(Duration::from_millis(400))
+        .timeout(Duration::from_secs(5));
     let server = start_with_drain(SocketConfig::default(), drain).await;
     let mut clients = Vec::new();
     for i in 0..3 {

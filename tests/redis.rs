@@ -16,9 +16,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use channels::{
-    Channel, ChannelSocket, Endpoint, HandleResult, JoinResult, Payload, PubSub, RedisConfig, Router, SocketConfig,
-};
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+use channels::endpoint::Endpoint;
+use channels::payload::Payload;
+use channels::pubsub::{PubSub, RedisConfig};
+use channels::socket::{Router, SocketConfig};
 use serde_json::{Value, json};
 use support::free_port;
 use support::http;

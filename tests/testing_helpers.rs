@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult, OutResult, Reply};
+use channels::payload::Payload;
+use channels::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
 use channels::testing::{Received, TestEndpoint};
-use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, HandleResult, JoinResult, OutResult, Payload, Refuse, Reply,
-    Router, Socket,
-};
 use serde_json::{Value, json};
 
 struct UserSocket {

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use channels_bench::channel::BenchSocket;
 use channels_runtime::testing::TestEndpoint;
-use channels_runtime::{ConnectParams, Payload, PubSub, Serializer};
+use channels_runtime::socket::ConnectParams;
+use channels_runtime::payload::Payload;
+use channels_runtime::pubsub::PubSub;
+use channels_runtime::fuzz::Serializer;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 

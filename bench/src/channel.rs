@@ -2,9 +2,9 @@
 //! One `bench:*` channel with the plain `Channel` trait: join is always ok; `broadcast` broadcasts `msg` with the
 //! payload to the topic; `ping` replies ok with the payload.
 
-use channels::{
-    Channel, ChannelSocket, ConnectInfo, ConnectParams, HandleResult, JoinResult, Payload, Refuse, Router, Socket,
-};
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+use channels::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+use channels::payload::Payload;
 
 /// The socket: every connection is accepted, and `bench:*` topics go to [`BenchChannel`].
 pub struct BenchSocket;

@@ -378,7 +378,7 @@ mod tests {
         assert!(c.is_async && c.socket_is_mut());
         assert_eq!(args(&c), [Arg::Payload, Arg::Socket { mutable: true }, Arg::Assigns, Arg::Topic]);
 
-        let s = sig(parse_quote! { fn raw(&self, p: &channels::Payload, s: &ChannelSocket<Self>) });
+        let s = sig(parse_quote! { fn raw(&self, p: &channels::payload::Payload, s: &ChannelSocket<Self>) });
         let c = classify(&s, Kind::HandleIn, &[], Span::call_site()).unwrap();
         assert_eq!(c.receiver, Receiver::Shared);
         assert!(!c.is_async && !c.socket_is_mut());

@@ -58,7 +58,7 @@ static ETAG_VALUE: LazyLock<String> = LazyLock::new(|| format!("\"{SOURCE_HASH:0
 ///
 /// ```
 /// use channels_runtime::client::client_js;
-/// use channels_runtime::Endpoint;
+/// use channels_runtime::endpoint::Endpoint;
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// use warp::Filter;
 ///

@@ -8,7 +8,7 @@ use crate::origin::CheckOrigin;
 ///
 /// ```
 /// use std::time::Duration;
-/// use channels_runtime::SocketConfig;
+/// use channels_runtime::socket::SocketConfig;
 ///
 /// let config = SocketConfig::default().idle_timeout(Duration::from_secs(90)).max_channels(20);
 /// # drop(config);

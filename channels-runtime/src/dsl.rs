@@ -1,5 +1,7 @@
-//! Support for the code the `channels` macros generate. Everything here is reached through `__private`; the few
-//! traits users implement or meet in errors are re-exported by the `channels` crate.
+//! The traits the handlers of the `channels` macros meet: a join capture is parsed with [`FromTopicSegment`], a
+//! payload parameter with [`FromPayload`], and what a handler returns goes through [`IntoJoinResult`],
+//! [`IntoHandleResult`] or [`IntoOutResult`]. Implement them for your own types (an id type for captures, a
+//! result type for handlers). The functions the generated code calls are hidden.
 //!
 //! The traits that check what users write ([`FromTopicSegment`], [`IntoJoinResult`], [`IntoHandleResult`],
 //! [`IntoOutResult`], [`ChannelInfo`]) carry `#[diagnostic::on_unimplemented]`, and the macros name them with the
@@ -14,12 +16,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+#[doc(hidden)]
 pub use channels_topic::{JoinClause, route_reaches};
 
-pub use crate::{
-    Channel, ChannelRoute, ChannelSocket, ConnectInfo, ConnectParams, HandleResult, JoinResult, OutResult, Payload,
-    PayloadError, Refuse, Reply, Router, Socket, TerminateReason,
-};
+use crate::channel::{Channel, ChannelSocket, HandleResult, JoinResult, OutResult, Reply};
+use crate::payload::{Payload, PayloadError};
+use crate::socket::{ChannelRoute, Socket};
 
 /// Parses a join-pattern capture (`{room_id}` in `#[join("rooms:{room_id}")]`) into a handler parameter.
 ///
@@ -28,7 +30,7 @@ pub use crate::{
 /// integer type, `bool` and `char`; implement it for your own id types.
 ///
 /// ```
-/// use channels_runtime::__private::FromTopicSegment;
+/// use channels_runtime::dsl::FromTopicSegment;
 ///
 /// struct RoomId(u32);
 ///
@@ -44,7 +46,7 @@ pub use crate::{
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be parsed from a topic segment",
     label = "the type of a join capture must implement `FromTopicSegment`",
-    note = "use `String`, an integer, `bool` or `char`, or implement `channels::FromTopicSegment` for `{Self}`"
+    note = "use `String`, an integer, `bool` or `char`, or implement `channels::dsl::FromTopicSegment` for `{Self}`"
 )]
 pub trait FromTopicSegment: Sized {
     /// Parses one captured piece of a topic (never empty, never containing `:`).
@@ -122,16 +124,19 @@ pub trait ChannelInfo<S>: Channel<Socket = S> {
 }
 
 /// The route to channel `C` (generated routers call it once per matched topic; it is a constant).
+#[doc(hidden)]
 pub fn route<S: Socket, C: ChannelInfo<S>>() -> ChannelRoute<S> {
     ChannelRoute::to::<C>()
 }
 
 /// Parses a capture from topic segment `segment` of the form `prefix{capture}suffix`.
+#[doc(hidden)]
 pub fn capture<T: FromTopicSegment>(segment: &str, prefix: &str, suffix: &str) -> Option<T> {
     T::from_topic_segment(channels_topic::capture_in(segment, prefix, suffix)?)
 }
 
 /// Whether topic segment `segment` has the form `prefix{capture}suffix` (for captures bound to no parameter).
+#[doc(hidden)]
 pub fn segment_matches(segment: &str, prefix: &str, suffix: &str) -> bool {
     channels_topic::capture_in(segment, prefix, suffix).is_some()
 }
@@ -154,6 +159,7 @@ impl<T: DeserializeOwned> FromPayload for T {
 }
 
 /// Deserializes a handler's payload parameter.
+#[doc(hidden)]
 pub fn decode<T: FromPayload>(payload: &Payload) -> Result<T, PayloadError> {
     T::from_payload(payload)
 }
@@ -182,7 +188,7 @@ impl<C> IntoJoinResult<C> for JoinResult<C> {
     message = "a #[handle_in] handler cannot return `{Self}`",
     label = "expected `HandleResult`, `Reply` or `()`",
     note = "return `HandleResult` (e.g. `HandleResult::ok(&response)`), a `Reply`, `()` for no reply, or implement \
-            `channels::IntoHandleResult` for `{Self}`"
+            `channels::dsl::IntoHandleResult` for `{Self}`"
 )]
 pub trait IntoHandleResult {
     /// Converts.
@@ -245,26 +251,31 @@ impl IntoOutResult for () {
     label = "expected `()`",
     note = "remove the return type"
 )]
+#[doc(hidden)]
 pub trait TerminateOutput {}
 
 impl TerminateOutput for () {}
 
 /// Converts a join handler's result (a function, so the trait bound is checked at the user's return type).
+#[doc(hidden)]
 pub fn join_result<C, R: IntoJoinResult<C>>(result: R) -> JoinResult<C> {
     result.into_join_result()
 }
 
 /// Converts a `#[handle_in]` handler's result.
+#[doc(hidden)]
 pub fn handle_result<R: IntoHandleResult>(result: R) -> HandleResult {
     result.into_handle_result()
 }
 
 /// Converts a `#[handle_out]` / `#[handle_info]` handler's result.
+#[doc(hidden)]
 pub fn out_result<R: IntoOutResult>(result: R) -> OutResult {
     result.into_out_result()
 }
 
 /// Checks a `#[terminate]` handler's result.
+#[doc(hidden)]
 pub fn terminate_result<R: TerminateOutput>(_: R) {}
 
 #[derive(Serialize)]
@@ -279,12 +290,14 @@ fn reason(reason: &'static str, details: Option<&str>) -> Payload {
 }
 
 /// No join clause matched the topic: `{"reason":"unmatched topic"}`.
+#[doc(hidden)]
 pub fn unmatched_topic<C>(topic: &str) -> JoinResult<C> {
     tracing::debug!(topic, "no join clause matches the topic");
     JoinResult::Error(reason("unmatched topic", None))
 }
 
 /// The join payload did not deserialize: `{"reason":"invalid payload","details":..}`.
+#[doc(hidden)]
 pub fn invalid_join_payload<C>(topic: &str, error: PayloadError) -> JoinResult<C> {
     let details = error.to_string();
     tracing::debug!(topic, details, "invalid join payload");
@@ -293,6 +306,7 @@ pub fn invalid_join_payload<C>(topic: &str, error: PayloadError) -> JoinResult<C
 
 /// An event's payload did not deserialize: reply `{"reason":"invalid payload","details":..}`; the channel
 /// lives on.
+#[doc(hidden)]
 pub fn invalid_payload(event: &str, error: PayloadError) -> HandleResult {
     let details = error.to_string();
     tracing::debug!(event, details, "invalid payload");
@@ -301,6 +315,7 @@ pub fn invalid_payload(event: &str, error: PayloadError) -> HandleResult {
 
 /// An event no `#[handle_in]` handles: a warning, and reply `{"reason":"unhandled event"}` (Phoenix would crash
 /// the channel; a reply keeps a client's typo from killing its other state).
+#[doc(hidden)]
 pub fn unhandled_event(event: &str, topic: &str) -> HandleResult {
     tracing::warn!(topic, event, "unhandled event");
     HandleResult::Reply(Reply::error(reason("unhandled event", None)))
@@ -308,6 +323,7 @@ pub fn unhandled_event(event: &str, topic: &str) -> HandleResult {
 
 /// An intercepted broadcast whose payload does not fit the `#[handle_out]` parameter: a server-side bug, logged;
 /// nothing is pushed (pushing it unchanged could leak what the handler filters out).
+#[doc(hidden)]
 pub fn undecodable_broadcast(event: &str, error: PayloadError) -> OutResult {
     tracing::error!(event, %error, "intercepted broadcast does not deserialize into the #[handle_out] parameter; dropped");
     OutResult::NoReply
@@ -315,17 +331,20 @@ pub fn undecodable_broadcast(event: &str, error: PayloadError) -> OutResult {
 
 /// An intercepted event without a handler (the macro rejects this, kept for completeness): push it unchanged,
 /// as Phoenix's default `handle_out`.
+#[doc(hidden)]
 pub fn push_unchanged<C: Channel>(event: &str, payload: &Payload, socket: &mut ChannelSocket<C>) -> OutResult {
     socket.push(event, payload);
     OutResult::NoReply
 }
 
 /// The topic, for a handler that also takes `&mut ChannelSocket`.
+#[doc(hidden)]
 pub fn topic_of<C: Channel>(socket: &ChannelSocket<C>) -> Arc<str> {
     socket.topic_shared()
 }
 
 /// The assigns, for a handler that also takes `&mut ChannelSocket`.
+#[doc(hidden)]
 pub fn assigns_of<C: Channel>(socket: &ChannelSocket<C>) -> Arc<C::Socket> {
     socket.assigns_shared()
 }

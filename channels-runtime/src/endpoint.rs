@@ -21,7 +21,8 @@ use warp::reply::{Reply, Response};
 
 use crate::config::SocketConfig;
 use crate::connection::SocketShared;
-use crate::lifecycle::{Drain, Lifecycle};
+pub use crate::lifecycle::Drain;
+use crate::lifecycle::Lifecycle;
 use crate::payload::IntoPayload;
 use crate::presence::{Presence, PresenceConfig, PresenceSlot};
 use crate::pubsub::PubSub;
@@ -50,8 +51,9 @@ type HttpService = Box<dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = 
 /// [`broadcast`](Endpoint::broadcast).
 ///
 /// ```no_run
-/// use channels_runtime::{Endpoint, SocketConfig};
-/// # use channels_runtime::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// use channels_runtime::endpoint::Endpoint;
+/// use channels_runtime::socket::SocketConfig;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
 /// # struct UserSocket;
 /// # impl Socket for UserSocket {
 /// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
@@ -188,7 +190,7 @@ impl EndpointBuilder {
         self
     }
 
-    /// The secret that signs tokens (LongPoll session tokens; use it for [`Token`](crate::Token) too). Without
+    /// The secret that signs tokens (LongPoll session tokens; use it for [`Token`](crate::token::Token) too). Without
     /// one, a random secret is made at startup, so tokens do not outlive the process.
     pub fn secret_key_base(mut self, secret: impl Into<String>) -> Self {
         self.secret_key_base = Some(secret.into());
@@ -378,7 +380,7 @@ impl Backoff {
 ///
 /// ```
 /// use std::time::Duration;
-/// use channels_runtime::{Endpoint, HttpConfig};
+/// use channels_runtime::endpoint::{Endpoint, HttpConfig};
 ///
 /// let http = HttpConfig::default().header_read_timeout(Duration::from_secs(5)).max_connections(2_000);
 /// let endpoint = Endpoint::builder().http_config(http);

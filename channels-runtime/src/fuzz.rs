@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::origin::{AllowedOrigin, CheckOrigin};
 use crate::payload::Payload;
-use crate::serializer::{EncodeError, Frame, Message, Serializer};
+use crate::serializer::Message;
+pub use crate::serializer::{EncodeError, Frame, Serializer};
 use crate::socket::ConnectParams;
 use crate::token::{MaxAge, Token, TokenError, VerifyOptions};
 

@@ -28,7 +28,7 @@ struct LifecycleState {
 ///
 /// ```
 /// use std::time::Duration;
-/// use channels_runtime::Drain;
+/// use channels_runtime::endpoint::Drain;
 ///
 /// let drain = Drain::default().batch_size(1_000).interval(Duration::from_millis(500));
 /// # drop(drain);

@@ -9,7 +9,8 @@ use std::sync::Arc;
 /// Which origins may connect.
 ///
 /// ```
-/// use channels_runtime::{CheckOrigin, SocketConfig};
+/// use channels_runtime::origin::CheckOrigin;
+/// use channels_runtime::socket::SocketConfig;
 ///
 /// let config = SocketConfig::default()
 ///     .check_origin(CheckOrigin::allow(["https://example.com", "//*.example.org", "//localhost:4000"]));

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 /// made, so a broadcast to many subscribers never serializes twice.
 ///
 /// ```
-/// use channels_runtime::Payload;
+/// use channels_runtime::payload::Payload;
 ///
 /// let p = Payload::json(&serde_json::json!({"body": "hi"}));
 /// assert_eq!(p.as_json(), Some(r#"{"body":"hi"}"#));
@@ -153,7 +153,7 @@ pub(crate) fn empty_object() -> Box<RawValue> {
 /// `Serialize` value (serialized to JSON once, here).
 ///
 /// ```
-/// use channels_runtime::{IntoPayload, Payload};
+/// use channels_runtime::payload::{IntoPayload, Payload};
 ///
 /// #[derive(serde::Serialize)]
 /// struct Msg { body: &'static str }

@@ -42,7 +42,7 @@ const REPLICATION_TOPIC: &str = "phx_presence:replication";
 ///
 /// ```
 /// use std::time::Duration;
-/// use channels_runtime::PresenceConfig;
+/// use channels_runtime::presence::PresenceConfig;
 ///
 /// let config = PresenceConfig::default().broadcast_period(Duration::from_millis(500)).down_period(Duration::from_secs(10));
 /// # drop(config);
@@ -76,7 +76,8 @@ impl PresenceConfig {
 /// The presence tracker of one PubSub: cheap to clone.
 ///
 /// ```
-/// use channels_runtime::{Presence, PubSub};
+/// use channels_runtime::presence::Presence;
+/// use channels_runtime::pubsub::PubSub;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let presence = Presence::start(PubSub::new(), Default::default());
@@ -213,7 +214,8 @@ impl Presence {
     /// entries leave when it is dropped.
     ///
     /// ```
-    /// use channels_runtime::{Presence, PubSub};
+    /// use channels_runtime::presence::Presence;
+    /// use channels_runtime::pubsub::PubSub;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let presence = Presence::start(PubSub::new(), Default::default());
@@ -544,7 +546,7 @@ impl PresenceSlot {
     }
 }
 
-/// What presence entries are tracked through: a channel's [`ChannelSocket`](crate::ChannelSocket), whose
+/// What presence entries are tracked through: a channel's [`ChannelSocket`](crate::channel::ChannelSocket), whose
 /// entries leave when the channel ends, whatever ends it.
 pub trait PresenceTracker {
     /// The owner handle of what this tracks in `presence`, made on first use.

@@ -9,15 +9,17 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::channel::{Channel, JoinStart, Started};
+pub use crate::config::SocketConfig;
 
 /// A socket handler, as Phoenix's `UserSocket`: authenticates each connection and routes its topics.
 ///
 /// The implementing type is the connection's assigns: `connect` builds it from the client's params, and every
-/// channel joined over the connection reads it through [`ChannelSocket::assigns`](crate::ChannelSocket::assigns).
+/// channel joined over the connection reads it through [`ChannelSocket::assigns`](crate::channel::ChannelSocket::assigns).
 ///
 /// ```
-/// use channels_runtime::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
-/// # use channels_runtime::{Channel, ChannelSocket, HandleResult, JoinResult, Payload};
+/// use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+/// # use channels_runtime::payload::Payload;
 /// # struct RoomChannel;
 /// # impl Channel for RoomChannel {
 /// #     type Socket = UserSocket;
@@ -77,7 +79,7 @@ impl std::error::Error for Refuse {}
 /// (`{"a": {"b": "v"}}`, the way phoenix.js serializes nested `params`) and `a[]=v` appends to a list.
 ///
 /// ```
-/// use channels_runtime::ConnectParams;
+/// use channels_runtime::socket::ConnectParams;
 ///
 /// let p = ConnectParams::from_query("token=a%20b&user[name]=jo&user[tags][]=x&user[tags][]=y&vsn=2.0.0");
 /// assert_eq!(p.get("token"), Some("a b"));

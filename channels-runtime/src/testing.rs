@@ -6,8 +6,9 @@
 //!
 //! ```
 //! use channels_runtime::testing::TestEndpoint;
-//! # use channels_runtime::{Channel, ChannelSocket, ConnectInfo, ConnectParams, HandleResult, JoinResult, Payload,
-//! #     Refuse, Router, Socket};
+//! # use channels_runtime::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+//! # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+//! # use channels_runtime::payload::Payload;
 //! # struct UserSocket;
 //! # impl Socket for UserSocket {
 //! #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
@@ -238,7 +239,7 @@ impl<S: Socket> TestClient<S> {
 
     /// Closes the connection: every channel terminates as when a client goes away.
     pub fn close(mut self) {
-        self.connection.close(crate::TerminateReason::Closed);
+        self.connection.close(crate::channel::TerminateReason::Closed);
     }
 
     /// Asserts the reply to `ref_` has `status` and a response equal to `response`.

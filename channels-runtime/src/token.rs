@@ -59,7 +59,7 @@ const KEY_CACHE_CAPACITY: usize = 64;
 /// # Example
 ///
 /// ```
-/// use channels_runtime::{MaxAge, Token, TokenError};
+/// use channels_runtime::token::{MaxAge, Token, TokenError};
 ///
 /// let secret = "a secret key base of at least twenty bytes";
 /// let token = Token::sign(secret, "user socket", &42);
@@ -88,7 +88,7 @@ impl Token {
     /// # Example
     ///
     /// ```
-    /// use channels_runtime::{MaxAge, Token};
+    /// use channels_runtime::token::{MaxAge, Token};
     ///
     /// let secret = "a secret key base of at least twenty bytes";
     /// let token = Token::sign(secret, "user socket", "user-7");
@@ -116,7 +116,7 @@ impl Token {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use channels_runtime::{MaxAge, SignOptions, Token};
+    /// use channels_runtime::token::{MaxAge, SignOptions, Token};
     ///
     /// let secret = "conformance-secret-key-base-0123456789-0123456789-0123456789-0123";
     /// let signed_at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -156,7 +156,7 @@ impl Token {
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
-    /// use channels_runtime::{MaxAge, SignOptions, Token, TokenError};
+    /// use channels_runtime::token::{MaxAge, SignOptions, Token, TokenError};
     ///
     /// let secret = "a secret key base of at least twenty bytes";
     /// let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
@@ -185,7 +185,7 @@ impl Token {
     /// # Example
     ///
     /// ```
-    /// use channels_runtime::{MaxAge, SignOptions, Token, VerifyOptions};
+    /// use channels_runtime::token::{MaxAge, SignOptions, Token, VerifyOptions};
     ///
     /// let secret = "a secret key base of at least twenty bytes";
     /// let token = Token::sign_with(secret, "invite", &[1, 2, 3], SignOptions::new().max_age(MaxAge::Seconds(600)));
@@ -208,7 +208,7 @@ impl Token {
 /// # Example
 ///
 /// ```
-/// use channels_runtime::MaxAge;
+/// use channels_runtime::token::MaxAge;
 ///
 /// assert_eq!(MaxAge::default(), MaxAge::Seconds(86_400));
 /// assert_eq!(MaxAge::DEFAULT, MaxAge::default());
@@ -228,7 +228,7 @@ impl MaxAge {
     /// # Example
     ///
     /// ```
-    /// assert_eq!(channels_runtime::MaxAge::DEFAULT, channels_runtime::MaxAge::Seconds(24 * 60 * 60));
+    /// assert_eq!(channels_runtime::token::MaxAge::DEFAULT, channels_runtime::token::MaxAge::Seconds(24 * 60 * 60));
     /// ```
     pub const DEFAULT: MaxAge = MaxAge::Seconds(DEFAULT_MAX_AGE_SECS);
 }
@@ -245,7 +245,7 @@ impl Default for MaxAge {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use channels_runtime::{MaxAge, SignOptions};
+/// use channels_runtime::token::{MaxAge, SignOptions};
 ///
 /// let signed_at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 /// let options = SignOptions::new().signed_at(signed_at).max_age(MaxAge::Seconds(60));
@@ -266,7 +266,7 @@ impl SignOptions {
     /// # Example
     ///
     /// ```
-    /// assert_eq!(channels_runtime::SignOptions::new().max_age, channels_runtime::MaxAge::Seconds(86_400));
+    /// assert_eq!(channels_runtime::token::SignOptions::new().max_age, channels_runtime::token::MaxAge::Seconds(86_400));
     /// ```
     pub const fn new() -> Self {
         Self { signed_at: None, max_age: MaxAge::DEFAULT }
@@ -279,7 +279,7 @@ impl SignOptions {
     /// ```
     /// use std::time::UNIX_EPOCH;
     ///
-    /// let options = channels_runtime::SignOptions::new().signed_at(UNIX_EPOCH);
+    /// let options = channels_runtime::token::SignOptions::new().signed_at(UNIX_EPOCH);
     /// assert_eq!(options.signed_at, Some(UNIX_EPOCH));
     /// ```
     #[must_use]
@@ -293,7 +293,7 @@ impl SignOptions {
     /// # Example
     ///
     /// ```
-    /// use channels_runtime::{MaxAge, SignOptions};
+    /// use channels_runtime::token::{MaxAge, SignOptions};
     ///
     /// assert_eq!(SignOptions::new().max_age(MaxAge::Infinity).max_age, MaxAge::Infinity);
     /// ```
@@ -309,7 +309,7 @@ impl SignOptions {
 /// # Example
 ///
 /// ```
-/// use channels_runtime::{MaxAge, VerifyOptions};
+/// use channels_runtime::token::{MaxAge, VerifyOptions};
 ///
 /// assert_eq!(VerifyOptions::default().max_age, None); // the token's own max age applies
 /// assert_eq!(VerifyOptions::new().max_age(MaxAge::Seconds(60)).max_age, Some(MaxAge::Seconds(60)));
@@ -326,7 +326,7 @@ impl VerifyOptions {
     /// # Example
     ///
     /// ```
-    /// assert_eq!(channels_runtime::VerifyOptions::new(), Default::default());
+    /// assert_eq!(channels_runtime::token::VerifyOptions::new(), Default::default());
     /// ```
     pub const fn new() -> Self {
         Self { max_age: None }
@@ -337,7 +337,7 @@ impl VerifyOptions {
     /// # Example
     ///
     /// ```
-    /// use channels_runtime::{MaxAge, VerifyOptions};
+    /// use channels_runtime::token::{MaxAge, VerifyOptions};
     ///
     /// assert_eq!(VerifyOptions::new().max_age(MaxAge::Infinity).max_age, Some(MaxAge::Infinity));
     /// ```
@@ -353,7 +353,7 @@ impl VerifyOptions {
 /// # Example
 ///
 /// ```
-/// use channels_runtime::TokenError;
+/// use channels_runtime::token::TokenError;
 ///
 /// assert_eq!(TokenError::Expired.as_str(), "expired");
 /// assert_eq!(TokenError::Invalid.to_string(), "invalid token");
@@ -377,7 +377,7 @@ impl TokenError {
     /// # Example
     ///
     /// ```
-    /// assert_eq!(channels_runtime::TokenError::Missing.as_str(), "missing");
+    /// assert_eq!(channels_runtime::token::TokenError::Missing.as_str(), "missing");
     /// ```
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -2,12 +2,14 @@
 //! cargo-fuzz targets use too (see FUZZING.md): the decoders never panic, and what the server encodes decodes
 //! back to what it was made from. Case counts are modest so the whole file runs in about a second.
 
+use channels_runtime::fuzz::{EncodeError, Frame};
 use channels_runtime::fuzz::{
     base64_decode, base64_decode_url, base64_encode_url, check_origin, connect_params, decode_binary, decode_v1,
     decode_v2, encode_broadcast, encode_message, encode_reply, longpoll_body, sign_raw_payload, sign_token,
     verify_token, verify_token_embedded_age,
 };
-use channels_runtime::{EncodeError, Frame, MaxAge, Payload, TokenError};
+use channels_runtime::payload::Payload;
+use channels_runtime::token::{MaxAge, TokenError};
 use proptest::prelude::*;
 use serde_json::Value;
 

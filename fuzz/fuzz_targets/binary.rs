@@ -4,7 +4,8 @@
 #![no_main]
 
 use channels_runtime::fuzz::{decode_binary, encode_message, encode_reply};
-use channels_runtime::{Frame, Payload};
+use channels_runtime::fuzz::Frame;
+use channels_runtime::payload::Payload;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

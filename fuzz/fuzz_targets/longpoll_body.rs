@@ -3,7 +3,7 @@
 //! serializer decodes it; binary messages only under V2.
 #![no_main]
 
-use channels_runtime::Payload;
+use channels_runtime::payload::Payload;
 use channels_runtime::fuzz::{decode_v1, decode_v2, longpoll_body};
 use libfuzzer_sys::fuzz_target;
 

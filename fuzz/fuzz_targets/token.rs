@@ -7,7 +7,7 @@
 #![no_main]
 
 use channels_runtime::fuzz::{sign_raw_payload, sign_token, verify_token, verify_token_embedded_age};
-use channels_runtime::{MaxAge, TokenError};
+use channels_runtime::token::{MaxAge, TokenError};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! frames (which the decoder also reads) and decoded again, is the same message less its `join_ref`.
 #![no_main]
 
-use channels_runtime::Frame;
+use channels_runtime::fuzz::Frame;
 use channels_runtime::fuzz::{Decoded, decode_v1, encode_message};
 use libfuzzer_sys::fuzz_target;
 

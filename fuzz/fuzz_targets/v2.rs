@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use channels_runtime::fuzz::{decode_v2, encode_message, encode_reply};
-use channels_runtime::{Frame, Payload};
+use channels_runtime::fuzz::Frame;
+use channels_runtime::payload::Payload;
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 

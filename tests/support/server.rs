@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use channels::Endpoint;
+use channels::endpoint::Endpoint;
 use tokio::task::JoinHandle;
 
 use super::http::{self, Response};

@@ -14,7 +14,7 @@
 
 use std::marker::PhantomData;
 
-use channels::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+use channels::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
 use serde_json::{Value, json};
 
 /// The channel routes of a [`UserSocket`].

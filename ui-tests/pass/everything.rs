@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use channels::prelude::*;
-use channels::{HandleResult as Handled, IntoHandleResult};
+use channels::channel::HandleResult as Handled;
+use channels::dsl::IntoHandleResult;
 
 static TERMINATED: AtomicUsize = AtomicUsize::new(0);
 

@@ -3,7 +3,8 @@
 //!
 //! `bench_server [PORT]` (default 4100). Logs warnings (e.g. slow clients) to stderr; `RUST_LOG` overrides.
 
-use channels::{Endpoint, SocketConfig};
+use channels::endpoint::Endpoint;
+use channels::socket::SocketConfig;
 use channels_bench::channel::BenchSocket;
 
 #[tokio::main]

@@ -30,8 +30,9 @@ use crate::socket::Socket;
 /// channel: the client receives `phx_error` and rejoins, the connection and its other channels carry on.
 ///
 /// ```
-/// use channels_runtime::{Channel, ChannelSocket, HandleResult, JoinResult, Payload, Reply};
-/// # use channels_runtime::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// use channels_runtime::channel::{Channel, ChannelSocket, HandleResult, JoinResult, Reply};
+/// use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
 /// # struct UserSocket;
 /// # impl Socket for UserSocket {
 /// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }

@@ -50,7 +50,7 @@ pub struct Broadcast {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use channels_runtime::{Adapter, Broadcast, LocalNode, PubSub};
+/// use channels_runtime::pubsub::{Adapter, Broadcast, LocalNode, PubSub};
 ///
 /// /// Every node of the cluster, by name.
 /// type Cluster = Arc<Mutex<Vec<(String, LocalNode)>>>;
@@ -107,7 +107,7 @@ pub trait Adapter: Send + Sync + 'static {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use channels_runtime::{Broadcast, PubSub};
+/// use channels_runtime::pubsub::{Broadcast, PubSub};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let pubsub = PubSub::new();
@@ -148,7 +148,7 @@ impl fmt::Debug for LocalNode {
 /// The PubSub server of an endpoint: cheap to clone, usable from any task.
 ///
 /// ```
-/// use channels_runtime::PubSub;
+/// use channels_runtime::pubsub::PubSub;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let pubsub = PubSub::new();
@@ -206,7 +206,7 @@ impl PubSub {
     /// This node's name: the adapter's, or `"local"`.
     ///
     /// ```
-    /// assert_eq!(channels_runtime::PubSub::new().node_name(), "local");
+    /// assert_eq!(channels_runtime::pubsub::PubSub::new().node_name(), "local");
     /// ```
     pub fn node_name(&self) -> &str {
         self.inner.adapter.as_deref().map_or("local", |a| a.node_name())
@@ -216,7 +216,7 @@ impl PubSub {
     /// node-local PubSub.
     ///
     /// ```
-    /// assert_eq!(channels_runtime::PubSub::new().dropped(), 0);
+    /// assert_eq!(channels_runtime::pubsub::PubSub::new().dropped(), 0);
     /// ```
     pub fn dropped(&self) -> u64 {
         self.inner.adapter.as_deref().map_or(0, |a| a.dropped())
@@ -225,7 +225,7 @@ impl PubSub {
     /// Sends `event` with `payload` to every subscriber of `topic`, on every node.
     ///
     /// ```
-    /// # let pubsub = channels_runtime::PubSub::new();
+    /// # let pubsub = channels_runtime::pubsub::PubSub::new();
     /// pubsub.broadcast("rooms:lobby", "new_msg", serde_json::json!({"body": "hi"}));
     /// ```
     pub fn broadcast(&self, topic: &str, event: &str, payload: impl IntoPayload) {
@@ -235,7 +235,7 @@ impl PubSub {
     /// Like [`broadcast`](Self::broadcast), on this node only.
     ///
     /// ```
-    /// # let pubsub = channels_runtime::PubSub::new();
+    /// # let pubsub = channels_runtime::pubsub::PubSub::new();
     /// pubsub.local_broadcast("cache:users", "invalidate", serde_json::json!({"id": 42}));
     /// ```
     pub fn local_broadcast(&self, topic: &str, event: &str, payload: impl IntoPayload) {
@@ -246,7 +246,7 @@ impl PubSub {
     /// `direct_broadcast`). Without an adapter, only this node's own name reaches anyone.
     ///
     /// ```
-    /// use channels_runtime::PubSub;
+    /// use channels_runtime::pubsub::PubSub;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let pubsub = PubSub::new();

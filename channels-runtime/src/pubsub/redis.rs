@@ -54,7 +54,8 @@ impl PubSub {
     /// that live as long as the PubSub. Call it inside a tokio runtime.
     ///
     /// ```no_run
-    /// use channels_runtime::{Endpoint, PubSub, RedisConfig};
+    /// use channels_runtime::endpoint::Endpoint;
+    /// use channels_runtime::pubsub::{PubSub, RedisConfig};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let pubsub = PubSub::redis(RedisConfig::new("redis://127.0.0.1:6379").node_name("web-1")).await?;

@@ -1,4 +1,4 @@
-//! What [`PubSub::redis`](crate::PubSub::redis) is given: how to reach Redis and how this node appears there;
+//! What [`PubSub::redis`](crate::pubsub::PubSub::redis) is given: how to reach Redis and how this node appears there;
 //! and the error it fails with.
 
 use std::fmt;
@@ -11,11 +11,11 @@ const DEFAULT_PUBLISH_QUEUE: usize = 4096;
 /// Reconnection delays: the first, and the cap (Phoenix's Redis adapter retries every 5 s).
 const DEFAULT_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
-/// How to reach Redis and how this node appears there; [`PubSub::redis`](crate::PubSub::redis) starts it.
+/// How to reach Redis and how this node appears there; [`PubSub::redis`](crate::pubsub::PubSub::redis) starts it.
 ///
 /// ```
 /// use std::time::Duration;
-/// use channels_runtime::RedisConfig;
+/// use channels_runtime::pubsub::RedisConfig;
 ///
 /// let config = RedisConfig::new("redis://127.0.0.1:6379")
 ///     .node_name("web-1")
@@ -41,7 +41,7 @@ impl RedisConfig {
     /// up to 5 s, and startup failing when Redis cannot be reached.
     ///
     /// ```
-    /// let config = channels_runtime::RedisConfig::new("redis://127.0.0.1:6379");
+    /// let config = channels_runtime::pubsub::RedisConfig::new("redis://127.0.0.1:6379");
     /// assert_eq!(config.get_node_name(), None);
     /// ```
     pub fn new(url: impl Into<String>) -> Self {
@@ -59,9 +59,9 @@ impl RedisConfig {
     /// app runs alone by default. `NODE_NAME` sets the node name and `REDIS_CHANNEL` the channel, when set.
     ///
     /// ```
-    /// use channels_runtime::{PubSub, RedisConfig};
+    /// use channels_runtime::pubsub::{PubSub, RedisConfig};
     ///
-    /// # async fn run() -> Result<(), channels_runtime::RedisStartError> {
+    /// # async fn run() -> Result<(), channels_runtime::pubsub::RedisStartError> {
     /// let pubsub = match RedisConfig::from_env() {
     ///     Some(config) => PubSub::redis(config).await?,
     ///     None => PubSub::new(),
@@ -86,7 +86,7 @@ impl RedisConfig {
     /// Without one, a random name is made at startup.
     ///
     /// ```
-    /// let config = channels_runtime::RedisConfig::new("redis://127.0.0.1").node_name("web-1");
+    /// let config = channels_runtime::pubsub::RedisConfig::new("redis://127.0.0.1").node_name("web-1");
     /// assert_eq!(config.get_node_name(), Some("web-1"));
     /// ```
     pub fn node_name(mut self, name: impl Into<String>) -> Self {
@@ -97,7 +97,7 @@ impl RedisConfig {
     /// The node name set by [`node_name`](Self::node_name) or `NODE_NAME`, if any.
     ///
     /// ```
-    /// assert_eq!(channels_runtime::RedisConfig::new("redis://127.0.0.1").get_node_name(), None);
+    /// assert_eq!(channels_runtime::pubsub::RedisConfig::new("redis://127.0.0.1").get_node_name(), None);
     /// ```
     pub fn get_node_name(&self) -> Option<&str> {
         self.node_name.as_deref()
@@ -107,7 +107,7 @@ impl RedisConfig {
     /// runs) can share one Redis.
     ///
     /// ```
-    /// let config = channels_runtime::RedisConfig::new("redis://127.0.0.1").channel("myapp:pubsub");
+    /// let config = channels_runtime::pubsub::RedisConfig::new("redis://127.0.0.1").channel("myapp:pubsub");
     /// ```
     pub fn channel(mut self, channel: impl Into<String>) -> Self {
         self.channel = channel.into();
@@ -115,11 +115,11 @@ impl RedisConfig {
     }
 
     /// How many broadcasts may wait to be published (at least 1). When Redis cannot keep up and the queue is
-    /// full, further broadcasts are dropped (and counted in [`PubSub::dropped`](crate::PubSub::dropped)) until it
+    /// full, further broadcasts are dropped (and counted in [`PubSub::dropped`](crate::pubsub::PubSub::dropped)) until it
     /// drains.
     ///
     /// ```
-    /// let config = channels_runtime::RedisConfig::new("redis://127.0.0.1").publish_queue(10_000);
+    /// let config = channels_runtime::pubsub::RedisConfig::new("redis://127.0.0.1").publish_queue(10_000);
     /// ```
     pub fn publish_queue(mut self, capacity: usize) -> Self {
         self.publish_queue = capacity.max(1);
@@ -131,7 +131,7 @@ impl RedisConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let config = channels_runtime::RedisConfig::new("redis://127.0.0.1")
+    /// let config = channels_runtime::pubsub::RedisConfig::new("redis://127.0.0.1")
     ///     .reconnect_backoff(Duration::from_millis(50), Duration::from_secs(1));
     /// ```
     pub fn reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
@@ -140,13 +140,13 @@ impl RedisConfig {
         self
     }
 
-    /// What [`PubSub::redis`](crate::PubSub::redis) does when Redis cannot be reached: `false` (the default) fails
+    /// What [`PubSub::redis`](crate::pubsub::PubSub::redis) does when Redis cannot be reached: `false` (the default) fails
     /// with a [`RedisStartError`], so a misconfigured node does not run half-connected; `true` starts at once,
     /// serving local clients, and connects in the background, retrying as after an outage (broadcasts made before
     /// the connection is up are dropped and counted, as during an outage).
     ///
     /// ```
-    /// let config = channels_runtime::RedisConfig::new("redis://127.0.0.1").retry_on_start(true);
+    /// let config = channels_runtime::pubsub::RedisConfig::new("redis://127.0.0.1").retry_on_start(true);
     /// ```
     pub fn retry_on_start(mut self, retry: bool) -> Self {
         self.retry_on_start = retry;
@@ -177,10 +177,10 @@ pub(super) fn redact(url: &str) -> String {
     }
 }
 
-/// Why [`PubSub::redis`](crate::PubSub::redis) could not start.
+/// Why [`PubSub::redis`](crate::pubsub::PubSub::redis) could not start.
 ///
 /// ```no_run
-/// use channels_runtime::{PubSub, RedisConfig};
+/// use channels_runtime::pubsub::{PubSub, RedisConfig};
 ///
 /// # #[tokio::main] async fn main() {
 /// match PubSub::redis(RedisConfig::new("redis://127.0.0.1:1")).await {
