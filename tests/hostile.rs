@@ -206,3 +206,58 @@ async fn shutdown_force_closes_a_client_that_stopped_reading() {
     assert!(done.is_ok(), "shutdown did not finish in time");
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("a running process");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS in /proc/PID/status");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in KiB")
+}
+
+#[tokio::test]
+async fn a_subscriber_that_never_reads_holds_a_bounded_number_of_bytes() {
+    let server = ServerProcess::start("conformance");
+    let mut stalled = Client::connect(&server.ws_url("vsn=2.0.0")).await;
+    stalled.join("1", "test:big", "{}", r#"{"topic":"test:big"}"#).await;
+    let mut sender = Client::connect(&server.ws_url("vsn=2.0.0")).await;
+    sender.join("1", "test:big", "{}", r#"{"topic":"test:big"}"#).await;
+    let before = rss_kib(server.pid());
+
+    // 60 broadcasts of 4 MiB, far fewer than the 1,024 frames the outbox may hold, but 240 MiB in all.
+    let payload = format!(r#"{{"p":"{}"}}"#, "x".repeat(4 << 20));
+    let mut peak = before;
+    for i in 0..60 {
+        sender.send_text(&format!(r#"["1","{i}","test:big","broadcast_from",{payload}]"#)).await;
+        if i % 10 == 9 {
+            sender.heartbeat("h").await;
+            peak = peak.max(rss_kib(server.pid()));
+        }
+    }
+    let grown_mib = (peak.saturating_sub(before)) / 1024;
+    // The 32 MiB outbox bound, one frame being written, the kernel's buffers and the allocator's slack.
+    assert!(grown_mib < 100, "server RSS grew by {grown_mib} MiB");
+    // The stalled client was cut off as a slow client, well before its write timeout.
+    assert!(server.logs().contains("slow client"), "{}", server.logs());
+    drop(stalled);
+    sender.heartbeat("end").await;
+}
+
+#[tokio::test]
+async fn a_huge_presence_entry_is_refused_and_not_sent_to_every_joiner() {
+    let server = ServerProcess::start("conformance");
+    let mut big = Client::connect(&server.ws_url("vsn=2.0.0")).await;
+    let name = "n".repeat(9 << 20);
+    big.send_text(&format!(r#"["1","1","presence:lobby","phx_join",{{"user":"{name}"}}]"#)).await;
+    let mut joiner = Client::connect(&server.ws_url("vsn=2.0.0")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    joiner.send_text(r#"["1","1","presence:lobby","phx_join",{"user":"amy"}]"#).await;
+    loop {
+        let Frame::Text(text) = joiner.recv().await else { panic!("expected text frames") };
+        if text.contains("presence_state") {
+            assert!(text.len() < 1024, "presence_state of {} bytes", text.len());
+            assert!(!text.contains("nnnn"));
+            break;
+        }
+    }
+    server.wait_for_log("presence not tracked: entry too large", Duration::from_secs(5));
+}

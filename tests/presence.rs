@@ -56,7 +56,7 @@ impl Channel for PresenceChannel {
 
     async fn handle_info(&mut self, Info::AfterJoin: Info, socket: &mut ChannelSocket<Self>) -> OutResult {
         let presence = socket.presence();
-        presence.track(socket, &self.user, json!({"status": "online"}));
+        presence.track(socket, &self.user, json!({"status": "online"})).unwrap();
         socket.push("presence_state", presence.list(socket.topic()));
         OutResult::NoReply
     }
@@ -66,7 +66,7 @@ impl Channel for PresenceChannel {
         match event {
             "status" => {
                 let status = payload.deserialize::<Value>().unwrap()["status"].clone();
-                presence.update(socket, &self.user.clone(), json!({"status": status}));
+                presence.update(socket, &self.user.clone(), json!({"status": status})).unwrap();
                 HandleResult::NoReply
             }
             "untrack" => {

@@ -298,7 +298,8 @@ async fn idle_connections_are_dropped() {
         busy.heartbeat(&i.to_string()).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(matches!(idle.recv().await, Frame::Close(_)));
+    // Closed with a code, as Cowboy closes an idle WebSocket (1000).
+    assert_eq!(idle.recv().await, Frame::Close(Some(1000)));
     busy.heartbeat("9").await;
 }
 
@@ -417,8 +418,10 @@ async fn limits_on_names_nesting_and_join_rate() {
     join(&mut c, "1", "probe:limits").await;
     let long_topic = format!("probe:{}", "t".repeat(30));
     c.send_text(&format!(r#"["2","2","{long_topic}","phx_join",{{}}]"#)).await;
+    // The reply names the topic only as far as the limit: an oversized topic is not echoed back whole.
+    let cut = &long_topic[..20];
     c.expect_text(&format!(
-        r#"["2","2","{long_topic}","phx_reply",{{"response":{{"reason":"topic too long"}},"status":"error"}}]"#
+        r#"["2","2","{cut}","phx_reply",{{"response":{{"reason":"topic too long"}},"status":"error"}}]"#
     ))
     .await;
     c.send_text(r#"["1","3","probe:limits","an_event_name_too_long",{}]"#).await;
@@ -510,4 +513,70 @@ async fn connect_sees_params_and_connect_info() {
     assert_eq!(info["auth_token"], "secret token");
     assert_eq!(info["params"]["room"], json!({"id": "7", "tags": ["a", "b"]}));
     assert_eq!(info["params"]["user"], "ann");
+}
+
+#[tokio::test]
+async fn heartbeats_and_joins_without_a_join_ref_answer_as_phoenix() {
+    let server = start(SocketConfig::default()).await;
+    let mut c = server.client("vsn=2.0.0").await;
+    // A heartbeat's reply has a null join_ref, whatever the heartbeat carried.
+    c.send_text(r#"["7","1","phoenix","heartbeat",{}]"#).await;
+    c.expect_text(r#"[null,"1","phoenix","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    // A join with a null join_ref: its reply echoes the null, later pushes and replies carry the join's ref
+    // (Phoenix's `join_ref || ref`), and `phx_close` the null again.
+    c.send_text(r#"[null,"5","probe:nulljoin","phx_join",{"after_join":true}]"#).await;
+    c.expect_text(r#"[null,"5","probe:nulljoin","phx_reply",{"response":{"topic":"probe:nulljoin"},"status":"ok"}]"#)
+        .await;
+    c.expect_text(r#"["5",null,"probe:nulljoin","after_join",{}]"#).await;
+    c.send_text(r#"[null,"6","probe:nulljoin","echo",{"a":1}]"#).await;
+    c.expect_text(r#"["5","6","probe:nulljoin","phx_reply",{"response":{"a":1},"status":"ok"}]"#).await;
+    c.send_text(r#"[null,"7","probe:nulljoin","phx_leave",{}]"#).await;
+    c.expect_text(r#"["5","7","probe:nulljoin","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    c.expect_text(r#"[null,null,"probe:nulljoin","phx_close",{}]"#).await;
+}
+
+/// A WebSocket frame from a client: `first` is the FIN/RSV/opcode byte; masked unless `masked` is false.
+fn client_frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    assert!(payload.len() < 126, "short frames only");
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    let mut frame = vec![first, (payload.len() as u8) | if masked { 0x80 } else { 0 }];
+    if masked {
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    } else {
+        frame.extend_from_slice(payload);
+    }
+    frame
+}
+
+#[tokio::test]
+async fn websocket_protocol_errors_close_with_their_codes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(SocketConfig::default()).await;
+    let big_ping = client_frame(0x89, &[0; 125], true);
+    let mut too_big_ping = big_ping.clone();
+    too_big_ping[1] = 0x80 | 126; // a 16-bit length follows: 126 bytes
+    too_big_ping.splice(2..2, [0, 126]);
+    too_big_ping.push(0);
+    let cases: [(&str, Vec<u8>, u16); 5] = [
+        ("reserved bits", client_frame(0x81 | 0x40, b"[]", true), 1002),
+        ("unmasked frame", client_frame(0x81, b"[]", false), 1002),
+        ("unknown opcode", client_frame(0x83, b"[]", true), 1002),
+        ("ping over 125 bytes", too_big_ping, 1002),
+        ("text that is not UTF-8", client_frame(0x81, &[0xff, 0xfe], true), 1007),
+    ];
+    for (what, frame, code) in cases {
+        let request = format!("GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: x\r\n{UPGRADE}\r\n");
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(tcp.read_u8().await.unwrap());
+        }
+        tcp.write_all(&frame).await.unwrap();
+        let mut close = [0u8; 4];
+        tokio::time::timeout(Duration::from_secs(2), tcp.read_exact(&mut close)).await.unwrap().unwrap();
+        assert_eq!(close[0], 0x88, "{what}: a close frame");
+        assert_eq!(u16::from_be_bytes([close[2], close[3]]), code, "{what}");
+    }
 }

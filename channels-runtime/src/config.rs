@@ -19,6 +19,7 @@ pub struct SocketConfig {
     pub(crate) write_timeout: Duration,
     pub(crate) max_channels: usize,
     pub(crate) outbox_capacity: usize,
+    pub(crate) max_outbox_bytes: usize,
     pub(crate) mailbox_capacity: usize,
     pub(crate) max_frame_size: usize,
     pub(crate) read_buffer_size: usize,
@@ -38,6 +39,7 @@ impl Default for SocketConfig {
             write_timeout: Duration::from_secs(30),
             max_channels: 100,
             outbox_capacity: 1024,
+            max_outbox_bytes: 32 << 20,
             mailbox_capacity: 1024,
             max_frame_size: 10 << 20,
             read_buffer_size: 1 << 10,
@@ -76,6 +78,13 @@ impl SocketConfig {
     /// Frames that may wait for one slow client before it is disconnected. Default 1024.
     pub fn outbox_capacity(mut self, frames: usize) -> Self {
         self.outbox_capacity = frames;
+        self
+    }
+
+    /// Bytes that may wait for one slow client (queued and being written) before it is disconnected; a single
+    /// larger frame still goes alone. Default 32 MiB.
+    pub fn max_outbox_bytes(mut self, bytes: usize) -> Self {
+        self.max_outbox_bytes = bytes;
         self
     }
 

@@ -79,12 +79,18 @@ impl<S: Socket> Connection<S> {
         crate::metrics::metrics().messages_in.increment(1);
         self.forget_ended();
         if msg.topic == "phoenix" && msg.event == "heartbeat" {
-            self.reply(msg.join_ref.as_deref(), &msg, "ok", Payload::empty());
+            // Phoenix answers with a null join_ref, whatever the heartbeat carried.
+            self.reply(None, &msg, "ok", Payload::empty());
             return;
         }
         if let Some(why) = self.over_limit(&msg) {
-            tracing::warn!(topic = %truncated(&msg.topic), event = %truncated(&msg.event), "message refused: {why}");
-            return self.reply(msg.join_ref.as_deref(), &msg, "error", reason(why));
+            let (topic, event) = (truncated(&msg.topic, LOGGED_NAME_MAX), truncated(&msg.event, LOGGED_NAME_MAX));
+            tracing::warn!(%topic, %event, "message refused: {why}");
+            // The reply names the topic only as far as the limit: an oversized one is not echoed back whole.
+            let topic = truncated(&msg.topic, self.shared.config.max_topic_length);
+            let response = reason(why);
+            self.outbox.send_reply(msg.join_ref.as_deref(), msg.ref_.as_deref(), topic, "error", &response);
+            return;
         }
         match msg.event.as_str() {
             // Joins are rare and their future is large: boxed, it is not part of every idle connection's state.
@@ -260,9 +266,12 @@ fn json_depth(json: &str) -> usize {
     max
 }
 
-/// A name cut for logging, so a hostile one cannot flood the log.
-fn truncated(name: &str) -> &str {
-    let mut end = name.len().min(64);
+/// How much of a refused topic or event name the log shows.
+const LOGGED_NAME_MAX: usize = 64;
+
+/// `name` cut to at most `max` bytes (on a character boundary), so a hostile one cannot flood a log or a reply.
+fn truncated(name: &str, max: usize) -> &str {
+    let mut end = name.len().min(max);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
@@ -288,8 +297,8 @@ mod tests {
 
     #[test]
     fn truncates_on_char_boundaries() {
-        assert_eq!(truncated("short"), "short");
+        assert_eq!(truncated("short", 64), "short");
         let long = "é".repeat(100);
-        assert!(truncated(&long).len() <= 64 && long.starts_with(truncated(&long)));
+        assert!(truncated(&long, 64).len() <= 64 && long.starts_with(truncated(&long, 64)));
     }
 }

@@ -31,6 +31,7 @@ pub(crate) struct Metrics {
     pub(crate) http_refused: Counter,
     pub(crate) http_timeouts: Counter,
     pub(crate) accept_errors: Counter,
+    pub(crate) presence_refused: Counter,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -51,6 +52,7 @@ pub(crate) fn metrics() -> &'static Metrics {
         http_refused: counter!("channels_http_refused_total"),
         http_timeouts: counter!("channels_http_timeouts_total"),
         accept_errors: counter!("channels_accept_errors_total"),
+        presence_refused: counter!("channels_presence_refused_total"),
     })
 }
 

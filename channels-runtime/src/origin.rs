@@ -21,7 +21,10 @@ pub enum CheckOrigin {
     /// Every origin may connect.
     Off,
     /// The origin's host must be the host the request was sent to (its `Host` header): a page served by this
-    /// endpoint, under whatever name clients reach it. The default.
+    /// endpoint, under whatever name clients reach it. The default, since it needs no configuration; but the
+    /// `Host` header is the client's word, so a page on a domain that resolves to this server (DNS rebinding:
+    /// `Host: evil.com` with `Origin: http://evil.com`) passes. In production, list your hosts with
+    /// [`CheckOrigin::hosts`], as Phoenix checks its configured `url: [host: ..]`.
     #[default]
     RequestHost,
     /// The origin must match one of these, in Phoenix's syntax: `"https://example.com"` (scheme and host),
@@ -44,6 +47,24 @@ impl CheckOrigin {
                 .map(|p| AllowedOrigin::parse(p).unwrap_or_else(|| panic!("invalid check_origin pattern {p:?}")))
                 .collect(),
         )
+    }
+
+    /// [`CheckOrigin::Allow`] for these hosts, any scheme and port: Phoenix's default check against the
+    /// endpoint's configured host. `"*.example.com"` allows the domain and its subdomains.
+    ///
+    /// ```
+    /// use channels_runtime::origin::CheckOrigin;
+    /// use channels_runtime::socket::SocketConfig;
+    ///
+    /// let config = SocketConfig::default().check_origin(CheckOrigin::hosts(["example.com", "*.example.org"]));
+    /// # drop(config);
+    /// ```
+    ///
+    /// # Panics
+    /// On an empty host: a configuration error found at startup.
+    pub fn hosts<'a>(hosts: impl IntoIterator<Item = &'a str>) -> Self {
+        let patterns: Vec<String> = hosts.into_iter().map(|host| format!("//{host}")).collect();
+        CheckOrigin::allow(patterns.iter().map(String::as_str))
     }
 
     /// Whether a request with this `Origin` header, sent to this `Host`, may connect.
@@ -169,6 +190,18 @@ mod tests {
         for (origin, expected) in cases {
             assert_eq!(allow.allows(origin, Some("ignored")), expected, "{origin:?}");
         }
+    }
+
+    #[test]
+    fn a_host_list_does_not_trust_the_host_header() {
+        // DNS rebinding: the page and the Host header both name the attacker's domain.
+        let (origin, host) = (Some("http://evil.com"), Some("evil.com"));
+        assert!(CheckOrigin::RequestHost.allows(origin, host));
+        let hosts = CheckOrigin::hosts(["example.com", "*.example.org"]);
+        assert!(!hosts.allows(origin, host));
+        assert!(hosts.allows(Some("https://example.com:8443"), host));
+        assert!(hosts.allows(Some("http://chat.example.org"), host));
+        assert!(!hosts.allows(Some("http://example.com.evil.com"), Some("example.com")));
     }
 
     #[test]

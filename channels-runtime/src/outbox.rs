@@ -1,13 +1,16 @@
 //! The outbound side of one connection: the frames for its client, queued by its channel tasks and by PubSub, and
 //! the reason the server closes it.
 
+use std::collections::VecDeque;
 use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
+use crate::config::SocketConfig;
 use crate::payload::Payload;
-use crate::queue::{PushError, Queue};
+use crate::queue::{PushError, Queue, Taken};
 use crate::serializer::{Frame, Serializer};
 
 /// Why the server ends a connection.
@@ -25,6 +28,13 @@ pub(crate) enum CloseReason {
     FrameTooBig,
     /// A write to the client did not finish in time: it stopped reading. Its socket is full, so no close frame.
     WriteTimeout,
+    /// The client sent nothing, not even a heartbeat, for the idle timeout: close code 1000.
+    IdleTimeout,
+    /// The client broke the WebSocket protocol (reserved bits, an unmasked frame, a bad opcode, a control frame
+    /// over 125 bytes): close code 1002.
+    ProtocolError,
+    /// The client sent a text frame that is not UTF-8: close code 1007.
+    InvalidUtf8,
 }
 
 impl CloseReason {
@@ -36,6 +46,9 @@ impl CloseReason {
             CloseReason::MalformedFrame => 1011,
             CloseReason::FrameTooBig => 1009,
             CloseReason::WriteTimeout => 1008,
+            CloseReason::IdleTimeout => 1000,
+            CloseReason::ProtocolError => 1002,
+            CloseReason::InvalidUtf8 => 1007,
         }
     }
 
@@ -47,37 +60,81 @@ impl CloseReason {
             CloseReason::MalformedFrame => "malformed frame",
             CloseReason::FrameTooBig => "message too big",
             CloseReason::WriteTimeout => "write timeout",
+            CloseReason::IdleTimeout => "idle timeout",
+            CloseReason::ProtocolError => "protocol error",
+            CloseReason::InvalidUtf8 => "invalid UTF-8",
         }
     }
 }
 
-/// A connection's bounded outbound queue, shared by its channel tasks and by PubSub.
+/// A connection's outbound queue, shared by its channel tasks and by PubSub; bounded in frames and in bytes.
 pub(crate) struct Outbox {
-    pub(crate) queue: Queue<Frame>,
+    queue: Queue<Frame>,
     pub(crate) serializer: Serializer,
+    max_bytes: usize,
+    /// Bytes queued or being written, not yet taken by the client.
+    unwritten: AtomicUsize,
     close_reason: OnceLock<CloseReason>,
     shut: Notify,
 }
 
 impl Outbox {
-    pub(crate) fn new(serializer: Serializer, capacity: usize) -> Arc<Self> {
-        Arc::new(Outbox { queue: Queue::new(capacity), serializer, close_reason: OnceLock::new(), shut: Notify::new() })
+    /// An outbox within `config`'s bounds in frames and bytes (a larger frame still goes alone).
+    pub(crate) fn new(serializer: Serializer, config: &SocketConfig) -> Arc<Self> {
+        Arc::new(Outbox {
+            queue: Queue::new(config.outbox_capacity),
+            serializer,
+            max_bytes: config.max_outbox_bytes,
+            unwritten: AtomicUsize::new(0),
+            close_reason: OnceLock::new(),
+            shut: Notify::new(),
+        })
     }
 
     /// Queues a frame. A full outbox means the client cannot keep up: the connection is shut instead of
     /// slowing the sender or growing without bound.
     pub(crate) fn push(&self, frame: Frame) -> bool {
-        match self.queue.try_push(frame) {
+        let len = frame.len();
+        let before = self.unwritten.fetch_add(len, Ordering::Relaxed);
+        let pushed = if before > 0 && before + len > self.max_bytes {
+            Err(PushError::Full(frame))
+        } else {
+            self.queue.try_push(frame)
+        };
+        match pushed {
             Ok(()) => true,
-            Err(PushError::Full(_)) => {
-                if self.close_reason().is_none() {
-                    crate::metrics::metrics().slow_clients.increment(1);
+            Err(full_or_closed) => {
+                self.unwritten.fetch_sub(len, Ordering::Relaxed);
+                if let PushError::Full(_) = full_or_closed {
+                    if self.close_reason().is_none() {
+                        crate::metrics::metrics().slow_clients.increment(1);
+                    }
+                    self.shut(CloseReason::SlowClient);
                 }
-                self.shut(CloseReason::SlowClient);
                 false
             }
-            Err(PushError::Closed(_)) => false,
         }
+    }
+
+    /// Waits for frames (or the close), then moves every queued one into `batch`; `false` once closed and empty.
+    pub(crate) async fn recv_all(&self, batch: &mut VecDeque<Frame>) -> bool {
+        self.queue.recv_all(batch).await
+    }
+
+    /// Moves every queued frame into `batch` without waiting.
+    pub(crate) fn take_all(&self, batch: &mut VecDeque<Frame>) -> Taken {
+        self.queue.take_all(batch)
+    }
+
+    /// The client has taken `bytes` of what was queued: room for more.
+    pub(crate) fn written(&self, bytes: usize) {
+        self.unwritten.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Refuses further frames and drops those waiting: the connection is over.
+    pub(crate) fn close(&self) {
+        self.queue.close();
+        self.queue.clear();
     }
 
     /// Asks the connection to close; the first reason wins.

@@ -51,11 +51,16 @@ const REPLICATION_TOPIC: &str = "phx_presence:replication";
 pub struct PresenceConfig {
     broadcast_period: Duration,
     down_period: Duration,
+    max_entry_bytes: usize,
 }
 
 impl Default for PresenceConfig {
     fn default() -> Self {
-        PresenceConfig { broadcast_period: Duration::from_millis(1500), down_period: Duration::from_secs(30) }
+        PresenceConfig {
+            broadcast_period: Duration::from_millis(1500),
+            down_period: Duration::from_secs(30),
+            max_entry_bytes: 8 << 10,
+        }
     }
 }
 
@@ -71,7 +76,38 @@ impl PresenceConfig {
         self.down_period = period;
         self
     }
+
+    /// The largest entry tracked, its key and its meta as JSON; a larger one is refused
+    /// ([`TrackError::TooLarge`]), since every client joining the topic receives every entry. Default 8 KiB.
+    pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
+        self.max_entry_bytes = bytes;
+        self
+    }
 }
+
+/// Why a presence was not tracked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackError {
+    /// The key and the meta, as JSON, are larger than [`PresenceConfig::max_entry_bytes`].
+    TooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl fmt::Display for TrackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrackError::TooLarge { size, max } => {
+                write!(f, "presence entry of {size} bytes over the {max}-byte limit")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TrackError {}
 
 /// The presence tracker of one PubSub: cheap to clone.
 ///
@@ -195,13 +231,18 @@ impl Presence {
 
     /// Tracks `key` with `meta` on the channel's topic, until [`untrack`](Self::untrack) or the channel ends.
     /// Returns the entry's `phx_ref`. `meta` must serialize to a JSON object.
-    pub fn track(&self, socket: &mut impl PresenceTracker, key: &str, meta: impl Serialize) -> String {
+    pub fn track(
+        &self,
+        socket: &mut impl PresenceTracker,
+        key: &str,
+        meta: impl Serialize,
+    ) -> Result<String, TrackError> {
         socket.presence_owner(self).track(key, meta)
     }
 
     /// Replaces the meta of every entry the channel tracks under `key`: clients see the old meta leave and the
     /// new one join, carrying `phx_ref_prev`.
-    pub fn update(&self, socket: &mut impl PresenceTracker, key: &str, meta: impl Serialize) {
+    pub fn update(&self, socket: &mut impl PresenceTracker, key: &str, meta: impl Serialize) -> Result<(), TrackError> {
         socket.presence_owner(self).update(key, meta)
     }
 
@@ -220,7 +261,7 @@ impl Presence {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let presence = Presence::start(PubSub::new(), Default::default());
     /// let owner = presence.owner("rooms:lobby");
-    /// owner.track("worker-1", serde_json::json!({"status": "busy"}));
+    /// owner.track("worker-1", serde_json::json!({"status": "busy"})).unwrap();
     /// assert_eq!(presence.list("rooms:lobby")["worker-1"]["metas"][0]["status"], "busy");
     /// drop(owner);
     /// assert_eq!(presence.list("rooms:lobby"), serde_json::json!({}));
@@ -574,20 +615,35 @@ impl PresenceOwner {
 
     /// Tracks `key` with `meta` until [`untrack`](Self::untrack) or the owner drops; returns the entry's
     /// `phx_ref`. `meta` must serialize to a JSON object.
-    pub fn track(&self, key: &str, meta: impl Serialize) -> String {
-        self.presence.inner.track(self.id, &self.topic, key, meta_object(meta), None)
+    pub fn track(&self, key: &str, meta: impl Serialize) -> Result<String, TrackError> {
+        let meta = self.entry_meta(key, meta)?;
+        Ok(self.presence.inner.track(self.id, &self.topic, key, meta, None))
     }
 
     /// Replaces the meta of every entry tracked under `key`: clients see the old meta leave and the new one
     /// join, carrying `phx_ref_prev`.
-    pub fn update(&self, key: &str, meta: impl Serialize) {
+    pub fn update(&self, key: &str, meta: impl Serialize) -> Result<(), TrackError> {
         let (inner, owner, topic) = (&self.presence.inner, self.id, &*self.topic);
-        let meta = meta_object(meta);
+        let meta = self.entry_meta(key, meta)?;
         let leaves = inner.local_entries(|e| e.owner == owner && e.topic == topic && e.key == key);
         let joins =
             leaves.iter().map(|prev| inner.entry(owner, topic, key, meta.clone(), Some(prev.phx_ref()))).collect();
         // One change, so clients see the leave and the join in one diff.
         inner.change(joins, leaves);
+        Ok(())
+    }
+
+    /// `meta` as a JSON object, when it and `key` are within the size limit.
+    fn entry_meta(&self, key: &str, meta: impl Serialize) -> Result<Map<String, Value>, TrackError> {
+        let meta = meta_object(meta);
+        let size = key.len() + serde_json::to_string(&meta).map_or(0, |json| json.len());
+        let max = self.presence.inner.config.max_entry_bytes;
+        if size > max {
+            crate::metrics::metrics().presence_refused.increment(1);
+            tracing::warn!(topic = %self.topic, size, max, "presence not tracked: entry too large");
+            return Err(TrackError::TooLarge { size, max });
+        }
+        Ok(meta)
     }
 
     /// Stops tracking `key`.

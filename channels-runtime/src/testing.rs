@@ -91,7 +91,7 @@ impl<S: Socket> TestEndpoint<S> {
     /// Connects a client with these params and connect info.
     pub async fn connect_with(&self, params: &ConnectParams, info: &ConnectInfo) -> Result<TestClient<S>, Refuse> {
         let assigns = S::connect(params, info).await?;
-        let outbox = Outbox::new(Serializer::V2, self.shared.config.outbox_capacity);
+        let outbox = Outbox::new(Serializer::V2, &self.shared.config);
         Ok(TestClient {
             connection: Connection::new(assigns, outbox.clone(), self.shared.clone()),
             outbox,
@@ -376,8 +376,11 @@ impl<S: Socket> TestClient<S> {
                 return self.received.remove(i);
             }
             let mut batch = VecDeque::new();
-            match tokio::time::timeout_at(deadline, self.outbox.queue.recv_all(&mut batch)).await {
-                Ok(true) => self.received.extend(batch.into_iter().map(decode)),
+            match tokio::time::timeout_at(deadline, self.outbox.recv_all(&mut batch)).await {
+                Ok(true) => {
+                    self.outbox.written(batch.iter().map(Frame::len).sum());
+                    self.received.extend(batch.into_iter().map(decode));
+                }
                 Ok(false) | Err(_) => return None,
             }
         }

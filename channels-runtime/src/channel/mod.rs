@@ -261,7 +261,11 @@ pub(crate) enum ChannelMsg {
 /// A channel's view of itself and its connection, given to every callback.
 pub struct ChannelSocket<C: Channel> {
     topic: Arc<str>,
+    /// What this channel's pushes and replies carry: the join's join_ref, or its ref when that was null
+    /// (Phoenix's `join_ref || ref`).
     join_ref: Option<Arc<str>>,
+    /// The join_ref as the client sent it, which the join's reply, `phx_close` and `phx_error` carry.
+    client_join_ref: Option<Arc<str>>,
     ref_: Option<Arc<str>>,
     assigns: Arc<C::Socket>,
     outbox: Arc<Outbox>,
@@ -282,7 +286,8 @@ impl<C: Channel> ChannelSocket<C> {
         &self.topic
     }
 
-    /// The join_ref of this incarnation of the channel (the ref of its `phx_join`).
+    /// The join_ref of this incarnation of the channel: that of its `phx_join`, or the join's ref when the
+    /// client sent none (as Phoenix).
     pub fn join_ref(&self) -> Option<&str> {
         self.join_ref.as_deref()
     }
@@ -369,6 +374,12 @@ impl<C: Channel> ChannelSocket<C> {
 
     pub(crate) fn reply(&self, ref_: Option<&str>, reply: &Reply) {
         self.outbox.send_reply(self.join_ref(), ref_, &self.topic, &reply.status, &reply.response);
+    }
+
+    /// The join's reply: it carries the join_ref as the client sent it.
+    pub(crate) fn reply_to_join(&self, ref_: Option<&str>, reply: &Reply) {
+        let join_ref = self.client_join_ref.as_deref();
+        self.outbox.send_reply(join_ref, ref_, &self.topic, &reply.status, &reply.response);
     }
 }
 

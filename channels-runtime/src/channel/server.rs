@@ -55,7 +55,8 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
     let JoinStart { topic, join_ref, ref_, payload, assigns, outbox, pubsub, presence, running, replaces, .. } = start;
     let mut socket = ChannelSocket::<C> {
         topic: topic.clone(),
-        join_ref,
+        join_ref: join_ref.clone().or_else(|| ref_.clone()),
+        client_join_ref: join_ref,
         ref_: ref_.clone(),
         assigns,
         outbox: outbox.clone(),
@@ -73,19 +74,19 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
         Ok(JoinResult::Ok(channel, response)) => (channel, response),
         Ok(JoinResult::Error(response)) => {
             tracing::info!(topic = %topic, response = ?response, "join refused");
-            socket.reply(ref_.as_deref(), &Reply::error(response));
+            socket.reply_to_join(ref_.as_deref(), &Reply::error(response));
             return join_failed(&socket, replaces, joined);
         }
         Err(panic) => {
             tracing::error!(topic = %topic, panic = panic_message(&panic), "join crashed");
-            socket.reply(ref_.as_deref(), &Reply::error(serde_json::json!({"reason": "join crashed"})));
+            socket.reply_to_join(ref_.as_deref(), &Reply::error(serde_json::json!({"reason": "join crashed"})));
             return join_failed(&socket, replaces, joined);
         }
     };
     let subscriber = Subscriber { outbox: outbox.clone(), intercepts: C::INTERCEPTS, mailbox: mailbox.clone() };
     let subscription = pubsub.subscribe_with(&topic, subscriber);
     socket.subscription = Some(subscription.id());
-    socket.reply(ref_.as_deref(), &Reply::ok(response));
+    socket.reply_to_join(ref_.as_deref(), &Reply::ok(response));
     close_replaced(&socket, replaces);
     let deferred = socket.deferred.get_mut().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
     for frame in deferred {
@@ -193,9 +194,9 @@ fn close_replaced<C: Channel>(socket: &ChannelSocket<C>, replaces: Option<Option
     }
 }
 
-/// `phx_close` and `phx_error` carry the join_ref as their ref.
+/// `phx_close` and `phx_error` carry the join_ref as the client sent it, as their ref too.
 fn send_control<C: Channel>(socket: &ChannelSocket<C>, event: &str, payload: Payload) {
-    let join_ref = socket.join_ref();
+    let join_ref = socket.client_join_ref.as_deref();
     socket.outbox.send_message(join_ref, join_ref, &socket.topic, event, &payload);
 }
 

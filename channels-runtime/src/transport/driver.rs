@@ -77,7 +77,7 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
             () = &mut shutting_down, if drain_at.is_none() => {
                 drain_at = Some(Instant::now() + lifecycle.drain_delay());
             }
-            open = outbox.queue.recv_all(&mut batch) => {
+            open = outbox.recv_all(&mut batch) => {
                 if let Some(reason) = outbox.close_reason() {
                     break Some(reason);
                 }
@@ -87,6 +87,7 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
                 // A client that stops reading blocks this write: a close request, the write timeout and this
                 // connection's drain turn must still get through.
                 let write_deadline = Instant::now() + write_timeout;
+                let bytes = batch.iter().map(Frame::len).sum();
                 let written = {
                 let mut send = pin!(transport.send(&mut batch));
                 loop {
@@ -106,7 +107,10 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
                 }
                 };
                 match written {
-                    Ok(Ok(())) => recycle(&mut batch),
+                    Ok(Ok(())) => {
+                        outbox.written(bytes);
+                        recycle(&mut batch);
+                    }
                     Ok(Err(Gone)) => break None,
                     Err(reason) => break Some(reason),
                 }
@@ -127,10 +131,7 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
                 if drain_at.is_some_and(|at| at <= now) {
                     break Some(CloseReason::Shutdown);
                 }
-                let Some(next) = transport.idle_deadline(now) else {
-                    tracing::info!(%peer, "closing idle connection");
-                    break None;
-                };
+                let Some(next) = transport.idle_deadline(now) else { break Some(CloseReason::IdleTimeout) };
                 timer.as_mut().reset(drain_at.map_or(next, |at| at.min(next)));
             }
         }
@@ -159,8 +160,7 @@ async fn finish<S: Socket, T: Transport>(
             tracing::warn!(%peer, "channels did not end in time during shutdown");
         }
     }
-    outbox.queue.close();
-    outbox.queue.clear();
+    outbox.close();
     connection.close(TerminateReason::Closed);
     transport.close(reason).await;
 }
@@ -176,7 +176,7 @@ async fn flush_channels<S: Socket, T: Transport>(
     loop {
         tokio::select! {
             biased;
-            open = outbox.queue.recv_all(batch) => {
+            open = outbox.recv_all(batch) => {
                 if !open || transport.send(batch).await.is_err() {
                     return;
                 }
@@ -185,7 +185,7 @@ async fn flush_channels<S: Socket, T: Transport>(
         }
     }
     // What the last task queued just before it ended.
-    if outbox.queue.take_all(batch) == Taken::Some {
+    if outbox.take_all(batch) == Taken::Some {
         let _ = transport.send(batch).await;
     }
 }

@@ -110,7 +110,7 @@ impl<S: Socket> LongPoll<S> {
         };
         let id = random_id();
         let token = Token::sign(&self.secret, TOKEN_SALT, &id);
-        let outbox = Outbox::new(serializer, self.shared.config.outbox_capacity);
+        let outbox = Outbox::new(serializer, &self.shared.config);
         let session = Arc::new(Session {
             id: id.clone(),
             outbox: outbox.clone(),

@@ -15,6 +15,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -74,7 +75,7 @@ pub(crate) async fn upgrade<S: Socket>(
             Err(e) => return tracing::debug!(%peer, "upgrade failed: {e}"),
         };
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
-        let outbox = Outbox::new(serializer, config.outbox_capacity);
+        let outbox = Outbox::new(serializer, &config);
         let connection = Connection::new(assigns, outbox, shared);
         tracing::info!(%peer, ?serializer, "connected");
         let metrics = crate::metrics::metrics();
@@ -174,9 +175,14 @@ impl Transport for WebSocket {
                 Some(Ok(WsMessage::Binary(bytes))) => self.serializer.decode_binary(bytes),
                 Some(Ok(WsMessage::Close(_))) | None => return Inbound::Gone,
                 Some(Ok(_)) => continue,
-                Some(Err(WsError::Capacity(e))) => {
+                Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => return Inbound::Gone,
+                Some(Err(e @ (WsError::Capacity(_) | WsError::Protocol(_) | WsError::Utf8(_)))) => {
                     tracing::warn!(%peer, "frame refused: {e}");
-                    return Inbound::Refused(CloseReason::FrameTooBig);
+                    return Inbound::Refused(match e {
+                        WsError::Capacity(_) => CloseReason::FrameTooBig,
+                        WsError::Utf8(_) => CloseReason::InvalidUtf8,
+                        _ => CloseReason::ProtocolError,
+                    });
                 }
                 Some(Err(e)) => {
                     tracing::debug!(%peer, "connection failed: {e}");
