@@ -283,9 +283,9 @@ pub mod tests {
         (model, imp, messages(cx))
     }
 
-    #[test]
-    fn reads_the_guide_channel_and_strips_attributes() {
-        let (model, imp, errors) = channel(quote! {
+    /// The guide's channel, with a second join clause and a helper method.
+    pub(crate) fn guide_channel() -> TokenStream {
+        quote! {
             #[intercept("user_joined")]
             impl RoomChannel {
                 #[join("rooms:lobby")]
@@ -298,7 +298,25 @@ pub mod tests {
                 async fn user_joined(&mut self, payload: &Payload, socket: &mut ChannelSocket<Self>) -> OutResult {}
                 fn helper(&self) {}
             }
-        });
+        }
+    }
+
+    /// The guide's socket handler, with a second route, an `id` and a helper method.
+    pub(crate) fn guide_socket() -> TokenStream {
+        quote! {
+            impl UserSocket {
+                channel!("rooms:*" => RoomChannel);
+                channel!("admin:lobby" => admin::AdminChannel);
+                pub fn connect(params: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+                fn id(&self) -> Option<String> { None }
+                fn helper(&self) {}
+            }
+        }
+    }
+
+    #[test]
+    fn reads_the_guide_channel_and_strips_attributes() {
+        let (model, imp, errors) = channel(guide_channel());
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(model.handlers.len(), 4);
         assert_eq!(model.joins().count(), 2);
@@ -355,15 +373,7 @@ pub mod tests {
 
     #[test]
     fn splits_routes_trait_methods_and_the_rest() {
-        let (model, imp, errors) = socket(quote! {
-            impl UserSocket {
-                channel!("rooms:*" => RoomChannel);
-                channel!("admin:lobby" => admin::AdminChannel);
-                pub fn connect(params: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
-                fn id(&self) -> Option<String> { None }
-                fn helper(&self) {}
-            }
-        });
+        let (model, imp, errors) = socket(guide_socket());
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(model.routes.len(), 2);
         let connect = model.connect.as_ref().unwrap();

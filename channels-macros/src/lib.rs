@@ -41,41 +41,32 @@ pub fn channel(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::channel(attr.into(), item.into()).into()
 }
 
-/// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
-#[proc_macro_attribute]
-pub fn join(attr: TokenStream, item: TokenStream) -> TokenStream {
-    misplaced("join", attr.into(), item.into()).into()
+/// The attributes `#[channel]` reads: on their own (outside a `#[channel]` impl) each is a compile error saying
+/// to add `#[channel]`.
+macro_rules! markers {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[proc_macro_attribute]
+        pub fn $name(attr: TokenStream, item: TokenStream) -> TokenStream {
+            misplaced(stringify!($name), attr.into(), item.into()).into()
+        }
+    )*};
 }
 
-/// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
-#[proc_macro_attribute]
-pub fn handle_in(attr: TokenStream, item: TokenStream) -> TokenStream {
-    misplaced("handle_in", attr.into(), item.into()).into()
-}
-
-/// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
-#[proc_macro_attribute]
-pub fn handle_out(attr: TokenStream, item: TokenStream) -> TokenStream {
-    misplaced("handle_out", attr.into(), item.into()).into()
-}
-
-/// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
-#[proc_macro_attribute]
-pub fn handle_info(attr: TokenStream, item: TokenStream) -> TokenStream {
-    misplaced("handle_info", attr.into(), item.into()).into()
-}
-
-/// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
-#[proc_macro_attribute]
-pub fn terminate(attr: TokenStream, item: TokenStream) -> TokenStream {
-    misplaced("terminate", attr.into(), item.into()).into()
-}
-
-/// Read by `#[channel]`, above or below which it may be written; on an impl block without `#[channel]` it is a
-/// compile error.
-#[proc_macro_attribute]
-pub fn intercept(attr: TokenStream, item: TokenStream) -> TokenStream {
-    misplaced("intercept", attr.into(), item.into()).into()
+markers! {
+    /// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
+    join;
+    /// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
+    handle_in;
+    /// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
+    handle_out;
+    /// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
+    handle_info;
+    /// Read by `#[channel]`; on its own (outside a `#[channel]` impl) it is a compile error saying to add `#[channel]`.
+    terminate;
+    /// Read by `#[channel]`, above or below which it may be written; on an impl block without `#[channel]` it is a
+    /// compile error.
+    intercept;
 }
 
 /// `#[channel]` consumes these attributes, so expanding one on its own means it is not under `#[channel]`.

@@ -4,6 +4,23 @@ use std::time::Duration;
 
 use crate::origin::CheckOrigin;
 
+/// Writes the builder-style setters of a config type: each `name(mut self, name: T) -> Self` sets the field of that
+/// name, with the docs written above it.
+macro_rules! setters {
+    ($config:ty { $($(#[$doc:meta])* $name:ident: $value:ty;)* }) => {
+        impl $config {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, $name: $value) -> Self {
+                    self.$name = $name;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;
+
 /// Settings of one mounted socket handler.
 ///
 /// ```
@@ -54,73 +71,44 @@ impl Default for SocketConfig {
     }
 }
 
+setters! {
+    SocketConfig {
+        /// Closes a connection that sends nothing (not even a heartbeat) for this long. Default 60 s; clients
+        /// heartbeat every 30 s.
+        idle_timeout: Duration;
+        /// Closes a connection whose client does not take a write within this long: it stopped reading, and what
+        /// waits for it would otherwise hold memory and its place in a shutdown. Default 30 s.
+        write_timeout: Duration;
+        /// The most channels one connection may join; more joins get `too many channels joined`. Default 100.
+        max_channels: usize;
+        /// Frames that may wait for one slow client before it is disconnected. Default 1024.
+        outbox_capacity: usize;
+        /// Bytes that may wait for one slow client (queued and being written) before it is disconnected; a single
+        /// larger frame still goes alone. Default 32 MiB.
+        max_outbox_bytes: usize;
+        /// Messages that may wait for one channel task; a client sending faster is read more slowly. Default 1024.
+        mailbox_capacity: usize;
+        /// The largest frame or message a client may send; a larger one closes the connection (1009). Default
+        /// 10 MiB, as Phoenix.
+        max_frame_size: usize;
+        /// Also serves the LongPoll transport at `{path}/longpoll`, for clients whose network blocks WebSockets.
+        /// Default off, as in Phoenix.
+        longpoll: bool;
+        /// How long a LongPoll GET waits for messages before answering 204 (Phoenix's `window_ms`). A session not
+        /// polled for 1.5 windows ends. Default 10 s.
+        longpoll_window: Duration;
+        /// Which web pages may connect (their `Origin` header). Default [`CheckOrigin::RequestHost`].
+        check_origin: CheckOrigin;
+        /// The deepest nesting of arrays and objects accepted in a payload; a deeper one gets an error reply
+        /// `{"reason":"payload too deep"}`, before any handler parses it. Default 64.
+        max_payload_depth: usize;
+        /// The WebSocket read buffer per connection, and the most one read takes from the socket. Default 1 KiB:
+        /// most sockets are idle and most client messages small; a larger message is read in several reads.
+        read_buffer_size: usize;
+    }
+}
+
 impl SocketConfig {
-    /// Closes a connection that sends nothing (not even a heartbeat) for this long. Default 60 s; clients
-    /// heartbeat every 30 s.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = timeout;
-        self
-    }
-
-    /// Closes a connection whose client does not take a write within this long: it stopped reading, and what
-    /// waits for it would otherwise hold memory and its place in a shutdown. Default 30 s.
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.write_timeout = timeout;
-        self
-    }
-
-    /// The most channels one connection may join; more joins get `too many channels joined`. Default 100.
-    pub fn max_channels(mut self, max: usize) -> Self {
-        self.max_channels = max;
-        self
-    }
-
-    /// Frames that may wait for one slow client before it is disconnected. Default 1024.
-    pub fn outbox_capacity(mut self, frames: usize) -> Self {
-        self.outbox_capacity = frames;
-        self
-    }
-
-    /// Bytes that may wait for one slow client (queued and being written) before it is disconnected; a single
-    /// larger frame still goes alone. Default 32 MiB.
-    pub fn max_outbox_bytes(mut self, bytes: usize) -> Self {
-        self.max_outbox_bytes = bytes;
-        self
-    }
-
-    /// Messages that may wait for one channel task; a client sending faster is read more slowly. Default 1024.
-    pub fn mailbox_capacity(mut self, messages: usize) -> Self {
-        self.mailbox_capacity = messages;
-        self
-    }
-
-    /// The largest frame or message a client may send; a larger one closes the connection (1009). Default
-    /// 10 MiB, as Phoenix.
-    pub fn max_frame_size(mut self, bytes: usize) -> Self {
-        self.max_frame_size = bytes;
-        self
-    }
-
-    /// Also serves the LongPoll transport at `{path}/longpoll`, for clients whose network blocks WebSockets.
-    /// Default off, as in Phoenix.
-    pub fn longpoll(mut self, enabled: bool) -> Self {
-        self.longpoll = enabled;
-        self
-    }
-
-    /// How long a LongPoll GET waits for messages before answering 204 (Phoenix's `window_ms`). A session not
-    /// polled for 1.5 windows ends. Default 10 s.
-    pub fn longpoll_window(mut self, window: Duration) -> Self {
-        self.longpoll_window = window;
-        self
-    }
-
-    /// Which web pages may connect (their `Origin` header). Default [`CheckOrigin::RequestHost`].
-    pub fn check_origin(mut self, check: CheckOrigin) -> Self {
-        self.check_origin = check;
-        self
-    }
-
     /// The longest topic and event names accepted, in bytes; a longer one gets an error reply
     /// (`{"reason":"topic too long"}` or `{"reason":"event too long"}`). Defaults 1024 and 255.
     pub fn max_name_lengths(mut self, topic: usize, event: usize) -> Self {
@@ -129,24 +117,10 @@ impl SocketConfig {
         self
     }
 
-    /// The deepest nesting of arrays and objects accepted in a payload; a deeper one gets an error reply
-    /// `{"reason":"payload too deep"}`, before any handler parses it. Default 64.
-    pub fn max_payload_depth(mut self, depth: usize) -> Self {
-        self.max_payload_depth = depth;
-        self
-    }
-
     /// At most `joins` joins per connection within `per`; more get `{"reason":"join rate exceeded"}`. Default
     /// 200 per 10 s: a reconnecting client rejoins all its channels (at most 100) at once.
     pub fn join_rate(mut self, joins: u32, per: Duration) -> Self {
         self.join_rate = (joins, per);
-        self
-    }
-
-    /// The WebSocket read buffer per connection, and the most one read takes from the socket. Default 1 KiB:
-    /// most sockets are idle and most client messages small; a larger message is read in several reads.
-    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
-        self.read_buffer_size = bytes;
         self
     }
 }

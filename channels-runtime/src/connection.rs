@@ -15,7 +15,7 @@ use crate::payload::Payload;
 use crate::presence::PresenceSlot;
 use crate::pubsub::{Deliver, Outgoing, PubSub, SubscriptionGuard};
 use crate::queue::Queue;
-use crate::serializer::Message;
+use crate::serializer::{Address, Message};
 use crate::socket::{Router, Socket};
 
 /// What every connection of one mounted socket handler shares.
@@ -89,7 +89,8 @@ impl<S: Socket> Connection<S> {
             // The reply names the topic only as far as the limit: an oversized one is not echoed back whole.
             let topic = truncated(&msg.topic, self.shared.config.max_topic_length);
             let response = reason(why);
-            self.outbox.send_reply(msg.join_ref.as_deref(), msg.ref_.as_deref(), topic, "error", &response);
+            let to = Address { join_ref: msg.join_ref.as_deref(), ref_: msg.ref_.as_deref(), topic };
+            self.outbox.send_reply(to, "error", &response);
             return;
         }
         match msg.event.as_str() {
@@ -219,7 +220,8 @@ impl<S: Socket> Connection<S> {
     }
 
     fn reply(&self, join_ref: Option<&str>, msg: &Message, status: &str, response: Payload) {
-        self.outbox.send_reply(join_ref, msg.ref_.as_deref(), &msg.topic, status, &response);
+        let to = Address { join_ref, ref_: msg.ref_.as_deref(), topic: &msg.topic };
+        self.outbox.send_reply(to, status, &response);
     }
 }
 

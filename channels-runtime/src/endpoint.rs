@@ -20,6 +20,7 @@ use warp::Filter;
 use warp::reply::{Reply, Response};
 
 use crate::config::SocketConfig;
+use crate::config::setters;
 use crate::connection::SocketShared;
 pub use crate::lifecycle::Drain;
 use crate::lifecycle::Lifecycle;
@@ -398,19 +399,14 @@ impl Default for HttpConfig {
     }
 }
 
-impl HttpConfig {
-    /// A connection must send a whole request head within this long of opening, and of its previous response
-    /// (the keep-alive idle limit); otherwise it is closed. Default 10 s.
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout;
-        self
-    }
-
-    /// The most HTTP connections open at once, not counting upgraded WebSockets; past it new connections are
-    /// closed at once. Default 10,000.
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = max;
-        self
+setters! {
+    HttpConfig {
+        /// A connection must send a whole request head within this long of opening, and of its previous response
+        /// (the keep-alive idle limit); otherwise it is closed. Default 10 s.
+        header_read_timeout: Duration;
+        /// The most HTTP connections open at once, not counting upgraded WebSockets; past it new connections are
+        /// closed at once. Default 10,000.
+        max_connections: usize;
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::origin::{AllowedOrigin, CheckOrigin};
 use crate::payload::Payload;
 use crate::serializer::Message;
-pub use crate::serializer::{EncodeError, Frame, Serializer};
+pub use crate::serializer::{Address, EncodeError, Frame, Serializer};
 use crate::socket::ConnectParams;
 use crate::token::{MaxAge, Token, TokenError, VerifyOptions};
 
@@ -53,27 +53,13 @@ pub fn decode_binary(bytes: &[u8]) -> Option<Decoded> {
 }
 
 /// A message frame as the server encodes it (a push, `phx_close`, `phx_error`).
-pub fn encode_message(
-    v2: bool,
-    join_ref: Option<&str>,
-    ref_: Option<&str>,
-    topic: &str,
-    event: &str,
-    payload: &Payload,
-) -> Result<Frame, EncodeError> {
-    serializer(v2).encode_message(join_ref, ref_, topic, event, payload)
+pub fn encode_message(v2: bool, to: Address<'_>, event: &str, payload: &Payload) -> Result<Frame, EncodeError> {
+    serializer(v2).encode_message(to, event, payload)
 }
 
 /// A `phx_reply` frame as the server encodes it.
-pub fn encode_reply(
-    v2: bool,
-    join_ref: Option<&str>,
-    ref_: Option<&str>,
-    topic: &str,
-    status: &str,
-    response: &Payload,
-) -> Result<Frame, EncodeError> {
-    serializer(v2).encode_reply(join_ref, ref_, topic, status, response)
+pub fn encode_reply(v2: bool, to: Address<'_>, status: &str, response: &Payload) -> Result<Frame, EncodeError> {
+    serializer(v2).encode_reply(to, status, response)
 }
 
 /// A fastlaned broadcast frame as the server encodes it.

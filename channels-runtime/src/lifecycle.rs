@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use crate::config::setters;
+
 /// The shutdown signal and the count of open connections, shared by the accept loop and every connection.
 #[derive(Clone)]
 pub(crate) struct Lifecycle {
@@ -46,23 +48,14 @@ impl Default for Drain {
     }
 }
 
-impl Drain {
-    /// Connections closed per batch. Default 10,000, as Phoenix.
-    pub fn batch_size(mut self, connections: usize) -> Self {
-        self.batch_size = connections;
-        self
-    }
-
-    /// Time between batches. Default 2 s, as Phoenix.
-    pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
-        self
-    }
-
-    /// The whole drain takes at most this long. Default 30 s, as Phoenix.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
+setters! {
+    Drain {
+        /// Connections closed per batch. Default 10,000, as Phoenix.
+        batch_size: usize;
+        /// Time between batches. Default 2 s, as Phoenix.
+        interval: Duration;
+        /// The whole drain takes at most this long. Default 30 s, as Phoenix.
+        timeout: Duration;
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use crate::config::SocketConfig;
 use crate::payload::Payload;
 use crate::queue::{PushError, Queue, Taken};
-use crate::serializer::{Frame, Serializer};
+use crate::serializer::{Address, Frame, Serializer};
 
 /// Why the server ends a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,43 +164,22 @@ impl Outbox {
 
 impl Outbox {
     /// Encodes a non-reply message; an unencodable one is logged and dropped.
-    pub(crate) fn message_frame(
-        &self,
-        join_ref: Option<&str>,
-        ref_: Option<&str>,
-        topic: &str,
-        event: &str,
-        payload: &Payload,
-    ) -> Option<Frame> {
-        self.serializer
-            .encode_message(join_ref, ref_, topic, event, payload)
-            .map_err(|e| tracing::warn!(topic, event, "message not sent: {e}"))
-            .ok()
+    pub(crate) fn message_frame(&self, to: Address<'_>, event: &str, payload: &Payload) -> Option<Frame> {
+        let encoded = self.serializer.encode_message(to, event, payload);
+        encoded.map_err(|e| tracing::warn!(topic = to.topic, event, "message not sent: {e}")).ok()
     }
 
     /// Encodes and queues a non-reply message.
-    pub(crate) fn send_message(
-        &self,
-        join_ref: Option<&str>,
-        ref_: Option<&str>,
-        topic: &str,
-        event: &str,
-        payload: &Payload,
-    ) -> bool {
-        self.message_frame(join_ref, ref_, topic, event, payload).is_some_and(|frame| self.push(frame))
+    pub(crate) fn send_message(&self, to: Address<'_>, event: &str, payload: &Payload) -> bool {
+        self.message_frame(to, event, payload).is_some_and(|frame| self.push(frame))
     }
 
     /// Encodes and queues a `phx_reply`; an unencodable one is logged and dropped.
-    pub(crate) fn send_reply(
-        &self,
-        join_ref: Option<&str>,
-        ref_: Option<&str>,
-        topic: &str,
-        status: &str,
-        response: &Payload,
-    ) -> bool {
-        let encoded = self.serializer.encode_reply(join_ref, ref_, topic, status, response);
-        let Ok(frame) = encoded.map_err(|e| tracing::warn!(topic, status, "reply not sent: {e}")) else { return false };
+    pub(crate) fn send_reply(&self, to: Address<'_>, status: &str, response: &Payload) -> bool {
+        let encoded = self.serializer.encode_reply(to, status, response);
+        let Ok(frame) = encoded.map_err(|e| tracing::warn!(topic = to.topic, status, "reply not sent: {e}")) else {
+            return false;
+        };
         crate::metrics::metrics().reply(status);
         self.push(frame)
     }

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
+use crate::config::setters;
 use crate::pubsub::{Broadcast, PubSub};
 
 /// The internal topic replicas talk on.
@@ -64,24 +65,15 @@ impl Default for PresenceConfig {
     }
 }
 
-impl PresenceConfig {
-    /// How often a node sends a heartbeat with its clock. Default 1.5 s, as Phoenix.
-    pub fn broadcast_period(mut self, period: Duration) -> Self {
-        self.broadcast_period = period;
-        self
-    }
-
-    /// A node silent this long is down and its entries leave. Default 30 s, as Phoenix.
-    pub fn down_period(mut self, period: Duration) -> Self {
-        self.down_period = period;
-        self
-    }
-
-    /// The largest entry tracked, its key and its meta as JSON; a larger one is refused
-    /// ([`TrackError::TooLarge`]), since every client joining the topic receives every entry. Default 8 KiB.
-    pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
-        self.max_entry_bytes = bytes;
-        self
+setters! {
+    PresenceConfig {
+        /// How often a node sends a heartbeat with its clock. Default 1.5 s, as Phoenix.
+        broadcast_period: Duration;
+        /// A node silent this long is down and its entries leave. Default 30 s, as Phoenix.
+        down_period: Duration;
+        /// The largest entry tracked, its key and its meta as JSON; a larger one is refused
+        /// ([`TrackError::TooLarge`]), since every client joining the topic receives every entry. Default 8 KiB.
+        max_entry_bytes: usize;
     }
 }
 

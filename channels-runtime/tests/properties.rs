@@ -2,7 +2,7 @@
 //! cargo-fuzz targets use too (see FUZZING.md): the decoders never panic, and what the server encodes decodes
 //! back to what it was made from. Case counts are modest so the whole file runs in about a second.
 
-use channels_runtime::fuzz::{EncodeError, Frame};
+use channels_runtime::fuzz::{Address, EncodeError, Frame};
 use channels_runtime::fuzz::{
     base64_decode, base64_decode_url, base64_encode_url, check_origin, connect_params, decode_binary, decode_v1,
     decode_v2, encode_broadcast, encode_message, encode_reply, longpoll_body, sign_raw_payload, sign_token,
@@ -141,12 +141,12 @@ proptest! {
     fn v2_round_trips(join_ref in proptest::option::of(".{0,8}"), ref_ in proptest::option::of(".{0,8}"),
                       topic in ".{0,24}", event in ".{0,16}", data in json()) {
         let payload = Payload::json(&data);
-        let frame = text(encode_message(true, join_ref.as_deref(), ref_.as_deref(), &topic, &event, &payload).unwrap());
+        let frame = text(encode_message(true, Address { join_ref: join_ref.as_deref(), ref_: ref_.as_deref(), topic: &topic }, &event, &payload).unwrap());
         let m = decode_v2(&frame).unwrap();
         prop_assert_eq!((m.join_ref, m.ref_, m.topic, m.event), (join_ref.clone(), ref_.clone(), topic.clone(), event));
         prop_assert_eq!(&m.payload, &payload);
 
-        let frame = text(encode_reply(true, join_ref.as_deref(), ref_.as_deref(), &topic, "ok", &payload).unwrap());
+        let frame = text(encode_reply(true, Address { join_ref: join_ref.as_deref(), ref_: ref_.as_deref(), topic: &topic }, "ok", &payload).unwrap());
         let m = decode_v2(&frame).unwrap();
         prop_assert_eq!(m.event, "phx_reply");
         let reply: Value = m.payload.deserialize().unwrap();
@@ -157,7 +157,7 @@ proptest! {
     #[test]
     fn v1_round_trips(ref_ in proptest::option::of(".{0,8}"), topic in ".{0,24}", event in ".{0,16}", data in json()) {
         let payload = Payload::json(&data);
-        let frame = text(encode_message(false, Some("ignored"), ref_.as_deref(), &topic, &event, &payload).unwrap());
+        let frame = text(encode_message(false, Address { join_ref: Some("ignored"), ref_: ref_.as_deref(), topic: &topic }, &event, &payload).unwrap());
         let m = decode_v1(&frame).unwrap();
         prop_assert_eq!((m.join_ref, m.ref_, m.topic, m.event), (None, ref_, topic, event));
         prop_assert_eq!(m.payload, payload);
@@ -182,7 +182,7 @@ proptest! {
                                                    topic in utf8_upto(300), event in utf8_upto(300),
                                                    payload in prop::collection::vec(any::<u8>(), 0..32)) {
         let p = Payload::binary(payload.clone());
-        let push = binary(encode_message(true, Some(&join_ref), Some(&ref_), &topic, &event, &p));
+        let push = binary(encode_message(true, Address { join_ref: Some(&join_ref), ref_: Some(&ref_), topic: &topic }, &event, &p));
         match first_too_long(&[&join_ref, &topic, &event]) {
             Some(i) => prop_assert_eq!(push, Err(EncodeError::FieldTooLong(["join_ref", "topic", "event"][i]))),
             None => {
@@ -190,7 +190,7 @@ proptest! {
                 prop_assert_eq!(split_server_frame(&push.unwrap(), 3), (0, expected, payload.clone()));
             }
         }
-        let reply = binary(encode_reply(true, Some(&join_ref), Some(&ref_), &topic, &event, &p));
+        let reply = binary(encode_reply(true, Address { join_ref: Some(&join_ref), ref_: Some(&ref_), topic: &topic }, &event, &p));
         match first_too_long(&[&join_ref, &ref_, &topic, &event]) {
             Some(i) => {
                 let field = ["join_ref", "ref", "topic", "status"][i];
@@ -299,12 +299,17 @@ fn binary_fields_of_exactly_255_and_256_bytes() {
     let frame = client_push([&max, &max, &max, &max], b"\x00\xff");
     let m = decode_binary(&frame).unwrap();
     assert_eq!((m.join_ref.as_deref(), m.topic.as_str(), m.event.as_str()), (Some(&*max), &*max, &*max));
-    assert!(binary(encode_message(true, Some(&max), None, &max, &max, &p)).is_ok());
-    assert!(binary(encode_reply(true, Some(&max), Some(&max), &max, &max, &p)).is_ok());
+    assert!(binary(encode_message(true, Address { join_ref: Some(&max), ref_: None, topic: &max }, &max, &p)).is_ok());
+    assert!(
+        binary(encode_reply(true, Address { join_ref: Some(&max), ref_: Some(&max), topic: &max }, &max, &p)).is_ok()
+    );
     for long in [&over, &over256] {
         assert_eq!(binary(encode_broadcast(true, long, "e", &p)), Err(EncodeError::FieldTooLong("topic")));
         assert_eq!(binary(encode_broadcast(true, "t", long, &p)), Err(EncodeError::FieldTooLong("event")));
-        assert_eq!(binary(encode_reply(true, None, Some(long), "t", "ok", &p)), Err(EncodeError::FieldTooLong("ref")));
+        assert_eq!(
+            binary(encode_reply(true, Address { join_ref: None, ref_: Some(long), topic: "t" }, "ok", &p)),
+            Err(EncodeError::FieldTooLong("ref"))
+        );
     }
     // A length byte that cuts a multi-byte character in two makes the field invalid UTF-8.
     let mut cut = client_push(["", "", "é", "e"], b"");

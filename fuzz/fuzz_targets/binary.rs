@@ -3,7 +3,7 @@
 //! reply whose headers hold the same fields.
 #![no_main]
 
-use channels_runtime::fuzz::{decode_binary, encode_message, encode_reply};
+use channels_runtime::fuzz::{Address, decode_binary, encode_message, encode_reply};
 use channels_runtime::fuzz::Frame;
 use channels_runtime::payload::Payload;
 use libfuzzer_sys::fuzz_target;
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     rebuilt.extend_from_slice(payload);
     assert_eq!(rebuilt, data);
 
-    let Ok(Frame::Binary(push)) = encode_message(true, m.join_ref.as_deref(), None, &m.topic, &m.event, &m.payload)
+    let Ok(Frame::Binary(push)) = encode_message(true, Address { join_ref: m.join_ref.as_deref(), ref_: None, topic: &m.topic }, &m.event, &m.payload)
     else {
         panic!("a decoded message does not encode as a binary push")
     };
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(push[push.len() - payload.len()..], payload[..]);
 
     let Ok(Frame::Binary(reply)) =
-        encode_reply(true, m.join_ref.as_deref(), m.ref_.as_deref(), &m.topic, &m.event, &m.payload)
+        encode_reply(true, Address { join_ref: m.join_ref.as_deref(), ref_: m.ref_.as_deref(), topic: &m.topic }, &m.event, &m.payload)
     else {
         panic!("a decoded message does not encode as a binary reply")
     };

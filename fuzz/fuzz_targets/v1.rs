@@ -3,7 +3,7 @@
 #![no_main]
 
 use channels_runtime::fuzz::Frame;
-use channels_runtime::fuzz::{Decoded, decode_v1, encode_message};
+use channels_runtime::fuzz::{Address, Decoded, decode_v1, encode_message};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Some(m) = decode_v1(text) else { return };
     let frame =
-        encode_message(false, None, m.ref_.as_deref(), &m.topic, &m.event, &m.payload).expect("V1 encodes JSON");
+        encode_message(false, Address { join_ref: None, ref_: m.ref_.as_deref(), topic: &m.topic }, &m.event, &m.payload).expect("V1 encodes JSON");
     let Frame::Text(text) = frame else { panic!("V1 made a binary frame") };
     let again = decode_v1(&text).unwrap_or_else(|| panic!("V1 cannot decode its own frame {text:?}"));
     assert_eq!(again, Decoded { join_ref: None, ..m });

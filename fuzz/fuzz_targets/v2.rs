@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use channels_runtime::fuzz::{decode_v2, encode_message, encode_reply};
+use channels_runtime::fuzz::{Address, decode_v2, encode_message, encode_reply};
 use channels_runtime::fuzz::Frame;
 use channels_runtime::payload::Payload;
 use libfuzzer_sys::fuzz_target;
@@ -13,13 +13,13 @@ use serde_json::value::RawValue;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Some(m) = decode_v2(text) else { return };
-    let frame = encode_message(true, m.join_ref.as_deref(), m.ref_.as_deref(), &m.topic, &m.event, &m.payload)
+    let frame = encode_message(true, Address { join_ref: m.join_ref.as_deref(), ref_: m.ref_.as_deref(), topic: &m.topic }, &m.event, &m.payload)
         .expect("V2 encodes JSON");
     let Frame::Text(text) = frame else { panic!("a JSON payload made a binary frame") };
     let again = decode_v2(&text).unwrap_or_else(|| panic!("V2 cannot decode its own frame {text:?}"));
     assert_eq!(again, m);
 
-    let frame = encode_reply(true, m.join_ref.as_deref(), m.ref_.as_deref(), &m.topic, &m.event, &m.payload)
+    let frame = encode_reply(true, Address { join_ref: m.join_ref.as_deref(), ref_: m.ref_.as_deref(), topic: &m.topic }, &m.event, &m.payload)
         .expect("V2 encodes JSON replies");
     let Frame::Text(text) = frame else { panic!("a JSON reply made a binary frame") };
     let reply = decode_v2(&text).unwrap_or_else(|| panic!("V2 cannot decode its own reply {text:?}"));

@@ -111,20 +111,15 @@ fn event_arms(channel: &Channel, kind: Kind) -> Vec<TokenStream> {
 
 fn handle_in(channel: &Channel) -> TokenStream {
     let p = &channel.runtime;
-    let arms = event_arms(channel, Kind::HandleIn);
-    quote! {
+    let method = quote! {
         async fn handle_in(
             &mut self,
             __event: &::core::primitive::str,
             __payload: #p::Payload,
             __socket: &mut #p::ChannelSocket<Self>,
-        ) -> #p::HandleResult {
-            match __event {
-                #(#arms)*
-                _ => #p::unhandled_event(__event, __socket.topic()),
-            }
-        }
-    }
+        ) -> #p::HandleResult
+    };
+    dispatch(channel, Kind::HandleIn, method, quote!(#p::unhandled_event(__event, __socket.topic())))
 }
 
 fn handle_out(channel: &Channel) -> TokenStream {
@@ -132,17 +127,26 @@ fn handle_out(channel: &Channel) -> TokenStream {
         return TokenStream::new();
     }
     let p = &channel.runtime;
-    let arms = event_arms(channel, Kind::HandleOut);
-    quote! {
+    let method = quote! {
         async fn handle_out(
             &mut self,
             __event: &::core::primitive::str,
             __payload: &#p::Payload,
             __socket: &mut #p::ChannelSocket<Self>,
-        ) -> #p::OutResult {
+        ) -> #p::OutResult
+    };
+    dispatch(channel, Kind::HandleOut, method, quote!(#p::push_unchanged(__event, __payload, __socket)))
+}
+
+/// `method` (a trait method's signature) matching `__event` against the channel's handlers of `kind`, and
+/// `fallback` for any other event.
+fn dispatch(channel: &Channel, kind: Kind, method: TokenStream, fallback: TokenStream) -> TokenStream {
+    let arms = event_arms(channel, kind);
+    quote! {
+        #method {
             match __event {
                 #(#arms)*
-                _ => #p::push_unchanged(__event, __payload, __socket),
+                _ => #fallback,
             }
         }
     }
@@ -153,34 +157,29 @@ fn single(channel: &Channel, kind: Kind) -> Option<(&Handler, &HandlerSig)> {
     channel.handlers(kind).find_map(|h| Some((h, h.sig.as_ref()?)))
 }
 
+/// `method` (a trait method's signature) forwarding to the channel's handler of `kind`, if it has one.
+fn forward(channel: &Channel, kind: Kind, method: TokenStream) -> TokenStream {
+    let Some((h, sig)) = single(channel, kind) else { return TokenStream::new() };
+    let body = invocation(&channel.runtime, kind, h, sig, &[]);
+    quote! { #method { #body } }
+}
+
 fn handle_info(channel: &Channel) -> TokenStream {
-    let Some((h, sig)) = single(channel, Kind::HandleInfo) else { return TokenStream::new() };
     let p = &channel.runtime;
-    let body = invocation(p, Kind::HandleInfo, h, sig, &[]);
-    quote! {
+    let method = quote! {
         async fn handle_info(
             &mut self,
             __info: <Self as #p::Channel>::Info,
             __socket: &mut #p::ChannelSocket<Self>,
-        ) -> #p::OutResult {
-            #body
-        }
-    }
+        ) -> #p::OutResult
+    };
+    forward(channel, Kind::HandleInfo, method)
 }
 
 fn terminate(channel: &Channel) -> TokenStream {
-    let Some((h, sig)) = single(channel, Kind::Terminate) else { return TokenStream::new() };
     let p = &channel.runtime;
-    let body = invocation(p, Kind::Terminate, h, sig, &[]);
-    quote! {
-        async fn terminate(
-            &mut self,
-            __reason: &#p::TerminateReason,
-            __socket: &mut #p::ChannelSocket<Self>,
-        ) {
-            #body
-        }
-    }
+    let method = quote! { async fn terminate(&mut self, __reason: &#p::TerminateReason, __socket: &mut #p::ChannelSocket<Self>) };
+    forward(channel, Kind::Terminate, method)
 }
 
 /// One join clause: a labelled block that breaks out as soon as the topic does not fit, else returns the
@@ -328,21 +327,11 @@ fn reborrow(ty: &Type, local: &str, mutable: bool) -> TokenStream {
 mod tests {
     use quote::quote;
 
-    use crate::ast::tests::channel;
+    use crate::ast::tests::{channel, guide_channel};
 
     #[test]
     fn dispatches_the_guide_channel() {
-        let (model, imp, errors) = channel(quote! {
-            #[intercept("user_joined")]
-            impl RoomChannel {
-                #[join("rooms:lobby")]
-                async fn lobby() -> JoinResult<Self> { JoinResult::ok(RoomChannel) }
-                #[handle_in("new_msg")]
-                async fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket<Self>) {}
-                #[handle_out("user_joined")]
-                async fn user_joined(&mut self, payload: &Payload, socket: &mut ChannelSocket<Self>) -> OutResult {}
-            }
-        });
+        let (model, imp, errors) = channel(guide_channel());
         assert!(errors.is_empty(), "{errors:?}");
         let generated = super::generate(&model, &imp).to_string();
         assert!(generated.contains("\"new_msg\" =>"), "{generated}");

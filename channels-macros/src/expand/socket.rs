@@ -89,17 +89,11 @@ pub fn generate(socket: &Socket, self_ty: &Type) -> TokenStream {
 mod tests {
     use quote::quote;
 
-    use crate::ast::tests::socket;
+    use crate::ast::tests::{guide_socket, socket};
 
     #[test]
     fn routes_become_match_arms() {
-        let (model, imp, errors) = socket(quote! {
-            impl UserSocket {
-                channel!("rooms:*" => RoomChannel);
-                channel!("admin:lobby" => admin::AdminChannel);
-                fn connect(params: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
-            }
-        });
+        let (model, imp, errors) = socket(guide_socket());
         assert!(errors.is_empty(), "{errors:?}");
         let generated = super::generate(&model, &imp.self_ty).to_string();
         assert!(generated.contains("\"admin:lobby\" =>"), "{generated}");

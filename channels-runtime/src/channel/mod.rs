@@ -21,7 +21,7 @@ use crate::payload::{IntoPayload, Payload};
 use crate::presence::{Presence, PresenceOwner, PresenceSlot, PresenceTracker};
 use crate::pubsub::{Broadcast, PubSub};
 use crate::queue::{PushError, Queue};
-use crate::serializer::Frame;
+use crate::serializer::{Address, Frame};
 use crate::socket::Socket;
 
 /// A channel: Phoenix's `use Phoenix.Channel` module, as a trait.
@@ -315,8 +315,7 @@ impl<C: Channel> ChannelSocket<C> {
     /// Pushes `event` with `payload` to this client only. A push made while joining reaches the client right
     /// after the join's reply.
     pub fn push(&self, event: &str, payload: impl IntoPayload) {
-        let Some(frame) = self.outbox.message_frame(self.join_ref(), None, &self.topic, event, &payload.into_payload())
-        else {
+        let Some(frame) = self.outbox.message_frame(self.address(None), event, &payload.into_payload()) else {
             return;
         };
         let mut deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
@@ -372,14 +371,19 @@ impl<C: Channel> ChannelSocket<C> {
         self.assigns.clone()
     }
 
+    /// Where this channel's pushes and replies (to `ref_`) go.
+    pub(crate) fn address<'a>(&'a self, ref_: Option<&'a str>) -> Address<'a> {
+        Address { join_ref: self.join_ref(), ref_, topic: &self.topic }
+    }
+
     pub(crate) fn reply(&self, ref_: Option<&str>, reply: &Reply) {
-        self.outbox.send_reply(self.join_ref(), ref_, &self.topic, &reply.status, &reply.response);
+        self.outbox.send_reply(self.address(ref_), &reply.status, &reply.response);
     }
 
     /// The join's reply: it carries the join_ref as the client sent it.
     pub(crate) fn reply_to_join(&self, ref_: Option<&str>, reply: &Reply) {
-        let join_ref = self.client_join_ref.as_deref();
-        self.outbox.send_reply(join_ref, ref_, &self.topic, &reply.status, &reply.response);
+        let to = Address { join_ref: self.client_join_ref.as_deref(), ref_, topic: &self.topic };
+        self.outbox.send_reply(to, &reply.status, &reply.response);
     }
 }
 
@@ -418,7 +422,8 @@ pub struct SocketRef {
 impl SocketRef {
     /// Sends `reply` to the client.
     pub fn reply(&self, reply: Reply) {
-        self.outbox.send_reply(self.join_ref.as_deref(), Some(&self.ref_), &self.topic, &reply.status, &reply.response);
+        let to = Address { join_ref: self.join_ref.as_deref(), ref_: Some(&self.ref_), topic: &self.topic };
+        self.outbox.send_reply(to, &reply.status, &reply.response);
     }
 }
 

@@ -16,6 +16,7 @@ use crate::payload::Payload;
 use crate::presence::PresenceSlot;
 use crate::pubsub::{Deliver, Outgoing, PubSub};
 use crate::queue::{PushError, Queue};
+use crate::serializer::Address;
 
 /// Everything a channel task needs to join.
 pub(crate) struct JoinStart<S> {
@@ -190,14 +191,15 @@ fn join_failed<C: Channel>(
 fn close_replaced<C: Channel>(socket: &ChannelSocket<C>, replaces: Option<Option<Arc<str>>>) {
     if let Some(old) = replaces {
         let old = old.as_deref();
-        socket.outbox.send_message(old, old, &socket.topic, "phx_close", &Payload::empty());
+        let to = Address { join_ref: old, ref_: old, topic: &socket.topic };
+        socket.outbox.send_message(to, "phx_close", &Payload::empty());
     }
 }
 
 /// `phx_close` and `phx_error` carry the join_ref as the client sent it, as their ref too.
 fn send_control<C: Channel>(socket: &ChannelSocket<C>, event: &str, payload: Payload) {
     let join_ref = socket.client_join_ref.as_deref();
-    socket.outbox.send_message(join_ref, join_ref, &socket.topic, event, &payload);
+    socket.outbox.send_message(Address { join_ref, ref_: join_ref, topic: &socket.topic }, event, &payload);
 }
 
 fn crash_payload() -> Payload {

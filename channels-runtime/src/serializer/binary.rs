@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 
-use super::{DecodeError, EncodeError, Frame, Message};
+use super::{Address, DecodeError, EncodeError, Frame, Message};
 use crate::payload::Payload;
 
 const PUSH: u8 = 0;
@@ -45,20 +45,14 @@ pub(super) fn decode(frame: Bytes) -> Result<Message, DecodeError> {
     })
 }
 
-pub(super) fn push(join_ref: Option<&str>, topic: &str, event: &str, payload: &Bytes) -> Result<Frame, EncodeError> {
-    let fields = [("join_ref", join_ref.unwrap_or("")), ("topic", topic), ("event", event)];
+pub(super) fn push(to: Address<'_>, event: &str, payload: &Bytes) -> Result<Frame, EncodeError> {
+    let fields = [("join_ref", to.join_ref.unwrap_or("")), ("topic", to.topic), ("event", event)];
     build(PUSH, &fields, payload)
 }
 
-pub(super) fn reply(
-    join_ref: Option<&str>,
-    ref_: Option<&str>,
-    topic: &str,
-    status: &str,
-    payload: &Bytes,
-) -> Result<Frame, EncodeError> {
-    let fields =
-        [("join_ref", join_ref.unwrap_or("")), ("ref", ref_.unwrap_or("")), ("topic", topic), ("status", status)];
+pub(super) fn reply(to: Address<'_>, status: &str, payload: &Bytes) -> Result<Frame, EncodeError> {
+    let (join_ref, ref_) = (to.join_ref.unwrap_or(""), to.ref_.unwrap_or(""));
+    let fields = [("join_ref", join_ref), ("ref", ref_), ("topic", to.topic), ("status", status)];
     build(REPLY, &fields, payload)
 }
 
@@ -106,11 +100,18 @@ mod tests {
     #[test]
     fn encodes_phoenix_examples() {
         let p = Bytes::from_static(b"efg");
-        let Frame::Binary(b) = reply(Some("12"), Some("123"), "topic", "ok", &p).unwrap() else { panic!() };
+        let Frame::Binary(b) =
+            reply(Address { join_ref: Some("12"), ref_: Some("123"), topic: "topic" }, "ok", &p).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(&b[..], b"\x01\x02\x03\x05\x0212123topicokefg");
         let Frame::Binary(b) = broadcast("topic", "event", &p).unwrap() else { panic!() };
         assert_eq!(&b[..], b"\x02\x05\x05topiceventefg");
         let long = "x".repeat(256);
-        assert_eq!(push(None, &long, "e", &p), Err(EncodeError::FieldTooLong("topic")));
+        assert_eq!(
+            push(Address { join_ref: None, ref_: None, topic: &long }, "e", &p),
+            Err(EncodeError::FieldTooLong("topic"))
+        );
     }
 }

@@ -28,6 +28,17 @@ pub enum Serializer {
 /// Number of serializers, for per-serializer caches indexed by [`Serializer::index`].
 pub(crate) const COUNT: usize = 2;
 
+/// Where a message goes: the channel incarnation (`join_ref`), the client message it answers (`ref_`), the topic.
+#[derive(Debug, Clone, Copy)]
+pub struct Address<'a> {
+    /// The join_ref of the channel, if any.
+    pub join_ref: Option<&'a str>,
+    /// The ref of the message answered, if any.
+    pub ref_: Option<&'a str>,
+    /// The topic.
+    pub topic: &'a str,
+}
+
 impl Serializer {
     /// Picks the serializer for a `vsn` query value the way Phoenix does: `~> 1.0.0` or `~> 2.0.0`, absent
     /// meaning `1.0.0`. Anything else (for example `2.1.0` or `abc`) has no serializer.
@@ -73,44 +84,29 @@ impl Serializer {
     }
 
     /// A message that is not a reply: a push (`ref` null), or `phx_close`/`phx_error` (`ref` = join_ref).
-    pub(crate) fn encode_message(
-        self,
-        join_ref: Option<&str>,
-        ref_: Option<&str>,
-        topic: &str,
-        event: &str,
-        payload: &Payload,
-    ) -> Result<Frame, EncodeError> {
+    pub(crate) fn encode_message(self, to: Address<'_>, event: &str, payload: &Payload) -> Result<Frame, EncodeError> {
         match (self, payload) {
-            (Serializer::V1, Payload::Json(p)) => Ok(v1::message(ref_, topic, event, p.get())),
-            (Serializer::V2, Payload::Json(p)) => Ok(v2::message(join_ref, ref_, topic, event, p.get())),
-            (Serializer::V2, Payload::Binary(b)) => binary::push(join_ref, topic, event, b),
+            (Serializer::V1, Payload::Json(p)) => Ok(v1::message(to, event, p.get())),
+            (Serializer::V2, Payload::Json(p)) => Ok(v2::message(to, event, p.get())),
+            (Serializer::V2, Payload::Binary(b)) => binary::push(to, event, b),
             (Serializer::V1, Payload::Binary(_)) => Err(EncodeError::BinaryNeedsV2),
         }
     }
 
-    /// A `phx_reply` to the message whose ref is `ref_`.
-    pub(crate) fn encode_reply(
-        self,
-        join_ref: Option<&str>,
-        ref_: Option<&str>,
-        topic: &str,
-        status: &str,
-        response: &Payload,
-    ) -> Result<Frame, EncodeError> {
+    /// A `phx_reply` to the message whose ref is `to.ref_`.
+    pub(crate) fn encode_reply(self, to: Address<'_>, status: &str, response: &Payload) -> Result<Frame, EncodeError> {
         match (self, response) {
-            (Serializer::V1, Payload::Json(p)) => Ok(v1::reply(ref_, topic, status, p.get())),
-            (Serializer::V2, Payload::Json(p)) => Ok(v2::reply(join_ref, ref_, topic, status, p.get())),
-            (Serializer::V2, Payload::Binary(b)) => binary::reply(join_ref, ref_, topic, status, b),
+            (Serializer::V1, Payload::Json(p)) => Ok(v1::reply(to, status, p.get())),
+            (Serializer::V2, Payload::Json(p)) => Ok(v2::reply(to, status, p.get())),
+            (Serializer::V2, Payload::Binary(b)) => binary::reply(to, status, b),
             (Serializer::V1, Payload::Binary(_)) => Err(EncodeError::BinaryNeedsV2),
         }
     }
 
-    /// A fastlaned broadcast: no join_ref, no ref.
     pub(crate) fn encode_broadcast(self, topic: &str, event: &str, payload: &Payload) -> Result<Frame, EncodeError> {
         match (self, payload) {
             (Serializer::V2, Payload::Binary(b)) => binary::broadcast(topic, event, b),
-            _ => self.encode_message(None, None, topic, event, payload),
+            _ => self.encode_message(Address { join_ref: None, ref_: None, topic }, event, payload),
         }
     }
 }

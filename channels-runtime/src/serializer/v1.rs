@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{DecodeError, Frame, Message, push_json_opt_str, push_json_str, text_frame};
+use super::{Address, DecodeError, Frame, Message, push_json_opt_str, push_json_str, text_frame};
 use crate::payload::Payload;
 
 #[derive(Deserialize)]
@@ -30,32 +30,34 @@ pub(super) fn decode(text: &str) -> Result<Message, DecodeError> {
     })
 }
 
-pub(super) fn message(ref_: Option<&str>, topic: &str, event: &str, payload: &str) -> Frame {
-    let mut out = Vec::with_capacity(48 + topic.len() + event.len() + payload.len());
+pub(super) fn message(to: Address<'_>, event: &str, payload: &str) -> Frame {
+    let mut out = Vec::with_capacity(48 + to.topic.len() + event.len() + payload.len());
     out.extend_from_slice(br#"{"event":"#);
     push_json_str(&mut out, event);
     out.extend_from_slice(br#","payload":"#);
     out.extend_from_slice(payload.as_bytes());
-    out.extend_from_slice(br#","ref":"#);
-    push_json_opt_str(&mut out, ref_);
-    out.extend_from_slice(br#","topic":"#);
-    push_json_str(&mut out, topic);
-    out.push(b'}');
+    push_tail(&mut out, to);
     text_frame(out)
 }
 
-pub(super) fn reply(ref_: Option<&str>, topic: &str, status: &str, response: &str) -> Frame {
-    let mut out = Vec::with_capacity(80 + topic.len() + response.len());
+pub(super) fn reply(to: Address<'_>, status: &str, response: &str) -> Frame {
+    let mut out = Vec::with_capacity(80 + to.topic.len() + response.len());
     out.extend_from_slice(br#"{"event":"phx_reply","payload":{"response":"#);
     out.extend_from_slice(response.as_bytes());
     out.extend_from_slice(br#","status":"#);
     push_json_str(&mut out, status);
-    out.extend_from_slice(br#"},"ref":"#);
-    push_json_opt_str(&mut out, ref_);
-    out.extend_from_slice(br#","topic":"#);
-    push_json_str(&mut out, topic);
     out.push(b'}');
+    push_tail(&mut out, to);
     text_frame(out)
+}
+
+/// `,"ref":..,"topic":..}`: how every V1 object the server sends ends (V1 has no join_ref).
+fn push_tail(out: &mut Vec<u8>, to: Address<'_>) {
+    out.extend_from_slice(br#","ref":"#);
+    push_json_opt_str(out, to.ref_);
+    out.extend_from_slice(br#","topic":"#);
+    push_json_str(out, to.topic);
+    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -75,13 +77,13 @@ mod tests {
     #[test]
     fn encodes_sorted_keys() {
         assert_eq!(
-            reply(Some("4"), "t", "ok", r#"{"a":1}"#),
+            reply(Address { join_ref: None, ref_: Some("4"), topic: "t" }, "ok", r#"{"a":1}"#),
             Frame::Text(
                 r#"{"event":"phx_reply","payload":{"response":{"a":1},"status":"ok"},"ref":"4","topic":"t"}"#.into()
             )
         );
         assert_eq!(
-            message(None, "t", "pushed", "{}"),
+            message(Address { join_ref: None, ref_: None, topic: "t" }, "pushed", "{}"),
             Frame::Text(r#"{"event":"pushed","payload":{},"ref":null,"topic":"t"}"#.into())
         );
     }

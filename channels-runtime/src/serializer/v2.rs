@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{DecodeError, Frame, Message, push_json_opt_str, push_json_str, text_frame};
+use super::{Address, DecodeError, Frame, Message, push_json_opt_str, push_json_str, text_frame};
 use crate::payload::Payload;
 
 pub(super) fn decode(text: &str) -> Result<Message, DecodeError> {
@@ -21,14 +21,9 @@ pub(super) fn decode(text: &str) -> Result<Message, DecodeError> {
     })
 }
 
-pub(super) fn message(join_ref: Option<&str>, ref_: Option<&str>, topic: &str, event: &str, payload: &str) -> Frame {
-    let mut out = Vec::with_capacity(16 + topic.len() + event.len() + payload.len());
-    out.push(b'[');
-    push_json_opt_str(&mut out, join_ref);
-    out.push(b',');
-    push_json_opt_str(&mut out, ref_);
-    out.push(b',');
-    push_json_str(&mut out, topic);
+pub(super) fn message(to: Address<'_>, event: &str, payload: &str) -> Frame {
+    let mut out = Vec::with_capacity(16 + to.topic.len() + event.len() + payload.len());
+    push_head(&mut out, to);
     out.push(b',');
     push_json_str(&mut out, event);
     out.push(b',');
@@ -37,20 +32,25 @@ pub(super) fn message(join_ref: Option<&str>, ref_: Option<&str>, topic: &str, e
     text_frame(out)
 }
 
-pub(super) fn reply(join_ref: Option<&str>, ref_: Option<&str>, topic: &str, status: &str, response: &str) -> Frame {
-    let mut out = Vec::with_capacity(64 + topic.len() + response.len());
-    out.push(b'[');
-    push_json_opt_str(&mut out, join_ref);
-    out.push(b',');
-    push_json_opt_str(&mut out, ref_);
-    out.push(b',');
-    push_json_str(&mut out, topic);
+pub(super) fn reply(to: Address<'_>, status: &str, response: &str) -> Frame {
+    let mut out = Vec::with_capacity(64 + to.topic.len() + response.len());
+    push_head(&mut out, to);
     out.extend_from_slice(br#","phx_reply",{"response":"#);
     out.extend_from_slice(response.as_bytes());
     out.extend_from_slice(br#","status":"#);
     push_json_str(&mut out, status);
     out.extend_from_slice(b"}]");
     text_frame(out)
+}
+
+/// `[join_ref,ref,topic`: how every V2 frame the server sends begins.
+fn push_head(out: &mut Vec<u8>, to: Address<'_>) {
+    out.push(b'[');
+    push_json_opt_str(out, to.join_ref);
+    out.push(b',');
+    push_json_opt_str(out, to.ref_);
+    out.push(b',');
+    push_json_str(out, to.topic);
 }
 
 /// The five leading elements of a V2 frame; like Phoenix, extra elements are ignored.
@@ -154,9 +154,9 @@ mod tests {
 
     #[test]
     fn encodes_exact_frames() {
-        let f = reply(Some("1"), Some("6"), "test:frames", "ok", r#"{"a":1}"#);
+        let f = reply(Address { join_ref: Some("1"), ref_: Some("6"), topic: "test:frames" }, "ok", r#"{"a":1}"#);
         assert_eq!(f, Frame::Text(r#"["1","6","test:frames","phx_reply",{"response":{"a":1},"status":"ok"}]"#.into()));
-        let f = message(None, None, "t\"", "e", "{}");
+        let f = message(Address { join_ref: None, ref_: None, topic: "t\"" }, "e", "{}");
         assert_eq!(f, Frame::Text(r#"[null,null,"t\"","e",{}]"#.into()));
     }
 }
