@@ -29,7 +29,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use channels_bench::{Histogram, Proto, Shm, connect_tcp_with, find_seq, now_ns, payload, payload_sized, phx, sio, tcp_state};
+use channels_bench::{
+    Histogram, Proto, Shm, connect_tcp_with, find_seq, now_ns, payload, payload_sized, phx, sio, tcp_state,
+};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -409,7 +411,10 @@ async fn stalled(mut conn: Conn, mut ask: mpsc::UnboundedReceiver<tokio::sync::o
                 }
             }
             Ok(Some(Ok(Message::Close(f)))) => {
-                break format!("close frame {}", f.map_or("without code".to_owned(), |f| u16::from(f.code).to_string()));
+                break format!(
+                    "close frame {}",
+                    f.map_or("without code".to_owned(), |f| u16::from(f.code).to_string())
+                );
             }
             Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => break format!("{e}"),
@@ -547,7 +552,8 @@ async fn room(conns: Vec<Conn>, mut go: watch::Receiver<Option<Phase>>, results:
         streams.push(stream);
         state.push(c.f);
     }
-    let mut incoming = futures_util::stream::select_all(streams.into_iter().enumerate().map(|(i, s)| s.map(move |m| (i, m))));
+    let mut incoming =
+        futures_util::stream::select_all(streams.into_iter().enumerate().map(|(i, s)| s.map(move |m| (i, m))));
     let mut hb = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
     // (seq, sent at, receipts)
     let mut pending: VecDeque<(u64, u64, usize)> = VecDeque::new();
@@ -692,9 +698,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let a = &args;
     match args.workload.as_str() {
         "idle" => {
-            let r = connect_many(a, a.conns, |i| format!("bench:idle:{}", a.offset + i), |_, c| {
-                tokio::spawn(hold(c, None, None));
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:idle:{}", a.offset + i),
+                |_, c| {
+                    tokio::spawn(hold(c, None, None));
+                },
+            )
             .await;
             emit("READY", setup_json(&r));
             wait_exit(&mut lines).await;
@@ -709,9 +720,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
                     Some(_) => {}
                 }
             }
-            let r = connect_many(a, a.conns, |i| format!("bench:storm:{}", a.offset + i), |_, c| {
-                tokio::spawn(hold(c, None, None));
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:storm:{}", a.offset + i),
+                |_, c| {
+                    tokio::spawn(hold(c, None, None));
+                },
+            )
             .await;
             emit("DONE", setup_json(&r));
             wait_exit(&mut lines).await;
@@ -721,15 +737,20 @@ async fn run(args: Args) -> Result<(), BoxError> {
             let (tx, rx) = mpsc::channel::<u64>(16);
             let mut rx = a.publisher.then_some(rx);
             let mut stalls = Vec::new();
-            let r = connect_many(a, a.conns, |_| "bench:fanout".to_owned(), |i, c| {
-                if i < a.stall {
-                    let (ask, asked) = mpsc::unbounded_channel();
-                    stalls.push(ask);
-                    tokio::spawn(stalled(c, asked));
-                } else {
-                    tokio::spawn(hold(c, Some(shm.clone()), rx.take()));
-                }
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |_| "bench:fanout".to_owned(),
+                |i, c| {
+                    if i < a.stall {
+                        let (ask, asked) = mpsc::unbounded_channel();
+                        stalls.push(ask);
+                        tokio::spawn(stalled(c, asked));
+                    } else {
+                        tokio::spawn(hold(c, Some(shm.clone()), rx.take()));
+                    }
+                },
+            )
             .await;
             let mut ready = setup_json(&r);
             ready["stalled"] = json!(stalls.len());
@@ -762,9 +783,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
         "rooms" => {
             let members = a.members;
             let mut conns: Vec<Option<Conn>> = (0..a.conns).map(|_| None).collect();
-            let r = connect_many(a, a.conns, |i| format!("bench:room:{}", (a.offset + i) / members), |i, c| {
-                conns[i] = Some(c);
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:room:{}", (a.offset + i) / members),
+                |i, c| {
+                    conns[i] = Some(c);
+                },
+            )
             .await;
             let (go_tx, go_rx) = watch::channel(None);
             let (res_tx, mut res_rx) = mpsc::unbounded_channel();
@@ -800,18 +826,26 @@ async fn run(args: Args) -> Result<(), BoxError> {
                     expected += r.expected;
                     hist.merge(&r.hist);
                 }
-                emit("DONE", json!({"rooms": rooms, "sent": sent, "received": delivered, "expected": expected,
-                    "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}));
+                emit(
+                    "DONE",
+                    json!({"rooms": rooms, "sent": sent, "received": delivered, "expected": expected,
+                    "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}),
+                );
             }
         }
         "rr" => {
             let (go_tx, go_rx) = watch::channel(None);
             let (res_tx, mut res_rx) = mpsc::unbounded_channel();
             let mut clients = 0;
-            let r = connect_many(a, a.conns, |i| format!("bench:rr:{}", a.offset + i), |_, c| {
-                tokio::spawn(rr(c, go_rx.clone(), res_tx.clone()));
-                clients += 1;
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:rr:{}", a.offset + i),
+                |_, c| {
+                    tokio::spawn(rr(c, go_rx.clone(), res_tx.clone()));
+                    clients += 1;
+                },
+            )
             .await;
             emit("READY", setup_json(&r));
             while let Some(line) = lines.next_line().await? {
@@ -829,8 +863,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
                     errors += r.errors;
                     hist.merge(&r.hist);
                 }
-                emit("DONE", json!({"clients": clients, "round_trips": n, "errors": errors,
-                    "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}));
+                emit(
+                    "DONE",
+                    json!({"clients": clients, "round_trips": n, "errors": errors,
+                    "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}),
+                );
             }
         }
         other => return Err(format!("unknown workload {other}").into()),
