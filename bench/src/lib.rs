@@ -6,6 +6,7 @@
 //! tokio-tungstenite server), `bench_server` (our runtime), `driver` (runs everything, see BENCHMARKS.md).
 
 pub mod channel;
+pub mod hostile;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
