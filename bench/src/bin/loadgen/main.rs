@@ -11,7 +11,8 @@
 //! with `--publisher` publishes, `GO <secs> closed:<window>` or `GO <secs> open:<rate>`; receipts are counted per
 //! broadcast in shared memory, `--shm`, so the publisher sees every process's), `rooms` (W3: rooms of
 //! `--members` members, each room chats with `<param>` messages in flight; a message is done when every member
-//! received it), `rr` (W4: every connection sends `ping` and waits for the reply, repeatedly).
+//! received it), `rr` (W4: every connection sends `ping` and waits for the reply, repeatedly), `chat` (W10's
+//! normal clients, see [`chat`]).
 //!
 //! W6 (slow consumer) is `fanout` with `--payload <bytes>`, `--read-buffer <bytes>` (the client's WebSocket read
 //! chunk; default 1 KiB, the servers' setting), `--series` (the publisher also reports every broadcast's send
@@ -22,6 +23,8 @@
 //!
 //! Both protocols are spoken over raw frames: Phoenix V2 JSON arrays (`--proto phoenix`) and Engine.IO v4 /
 //! Socket.IO v5 (`--proto sio`). Heartbeats are sent every 30 s (Phoenix) and Engine.IO pings answered (sio).
+
+mod chat;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -207,13 +210,16 @@ impl Framer {
     }
 
     fn broadcast_frame(&mut self, seq: u64) -> String {
-        let payload = payload_sized(seq, self.payload_len);
+        self.broadcast_with(&payload_sized(seq, self.payload_len))
+    }
+
+    fn broadcast_with(&mut self, payload: &str) -> String {
         match self.proto {
             Proto::Phoenix => {
                 self.next_ref += 1;
-                phx::push(1, self.next_ref, &self.topic, "broadcast", &payload)
+                phx::push(1, self.next_ref, &self.topic, "broadcast", payload)
             }
-            Proto::SocketIo => sio::broadcast(&payload),
+            Proto::SocketIo => sio::broadcast(payload),
         }
     }
 
@@ -232,18 +238,7 @@ async fn connect_join(args: &Args, topic: String, stalled: bool) -> Result<Conn,
     let config = channels_bench::ws_config().read_buffer_size(args.read_buffer);
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(args.proto.url(args.addr), tcp, Some(config)).await?;
     match args.proto {
-        Proto::Phoenix => {
-            send(&mut ws, phx::join(1, &topic)).await?;
-            loop {
-                let t = next_text(&mut ws, args.proto).await.ok_or("closed while joining")?;
-                if phx::is_reply(&t) {
-                    if !phx::is_ok_reply(&t) {
-                        return Err(format!("join refused: {t}").into());
-                    }
-                    break;
-                }
-            }
-        }
+        Proto::Phoenix => channels_bench::phx_join(&mut ws, &topic).await?,
         Proto::SocketIo => {
             let open = next_text(&mut ws, args.proto).await.ok_or("closed before open")?;
             if !open.starts_with('0') {
@@ -831,6 +826,28 @@ async fn run(args: Args) -> Result<(), BoxError> {
                     json!({"rooms": rooms, "sent": sent, "received": delivered, "expected": expected,
                     "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}),
                 );
+            }
+        }
+        "chat" => {
+            let members = a.members;
+            let tally = chat::Tally::new(a.conns.div_ceil(members));
+            let (go_tx, go_rx) = watch::channel(None);
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:chat:{}", (a.offset + i) / members),
+                |i, c| {
+                    tokio::spawn(chat::client(c, i, i / members, go_rx.clone(), tally.clone()));
+                },
+            )
+            .await;
+            emit("READY", setup_json(&r));
+            while let Some(line) = lines.next_line().await? {
+                if line.starts_with("EXIT") {
+                    break;
+                }
+                let Some(phase) = parse_go(&line) else { continue };
+                emit("DONE", tally.phase(&go_tx, phase, members).await);
             }
         }
         "rr" => {
