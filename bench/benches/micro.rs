@@ -9,11 +9,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use channels_bench::channel::BenchSocket;
-use channels_runtime::testing::TestEndpoint;
-use channels_runtime::socket::ConnectParams;
+use channels_runtime::fuzz::Serializer;
 use channels_runtime::payload::Payload;
 use channels_runtime::pubsub::PubSub;
-use channels_runtime::fuzz::Serializer;
+use channels_runtime::socket::ConnectParams;
+use channels_runtime::testing::TestEndpoint;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 

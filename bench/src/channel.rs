@@ -3,8 +3,8 @@
 //! payload to the topic; `ping` replies ok with the payload.
 
 use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
-use channels::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
 use channels::payload::Payload;
+use channels::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
 
 /// The socket: every connection is accepted, and `bench:*` topics go to [`BenchChannel`].
 pub struct BenchSocket;

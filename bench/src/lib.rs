@@ -6,13 +6,17 @@
 //! tokio-tungstenite server), `bench_server` (our runtime), `driver` (runs everything, see BENCHMARKS.md).
 
 pub mod channel;
+pub mod hostile;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Ports the servers listen on: below the ephemeral range (32768–60999), so client sockets never collide.
@@ -25,11 +29,14 @@ pub const PORT_SOCKETIO: u16 = 4102;
 /// Payload size of every broadcast and ping, in bytes of JSON.
 pub const PAYLOAD_LEN: usize = 100;
 
+/// The largest frame our runtime and the floor accept (`SocketConfig::max_frame_size`, default 10 MiB).
+pub const MAX_FRAME_SIZE: usize = 10 << 20;
+
 /// The WebSocket settings of our runtime (channels-runtime/src/transport/websocket.rs with the defaults of
 /// channels-runtime/src/config.rs): 1 KiB read buffer, 16 KiB write buffer, 10 MiB frames. The floor server uses
 /// exactly these; the load generator uses them too.
 pub fn ws_config() -> WebSocketConfig {
-    let max_frame = 10usize << 20;
+    let max_frame = MAX_FRAME_SIZE;
     WebSocketConfig::default()
         .read_buffer_size(1 << 10)
         .write_buffer_size(16 << 10)
@@ -45,21 +52,39 @@ pub fn payload(seq: u64) -> String {
 
 /// The same JSON payload padded to `len` bytes (at least 20, the payload without padding).
 pub fn payload_sized(seq: u64, len: usize) -> String {
-    let head = format!(r#"{{"s":"{seq:09}","p":""#);
+    padded(&format!(r#"{{"s":"{seq:09}","p":""#), len)
+}
+
+/// `head` (an open JSON object ending in `"p":"`) padded with `x` and closed, `len` bytes if it fits.
+fn padded(head: &str, len: usize) -> String {
     let pad = len.saturating_sub(head.len() + 2);
     let mut s = String::with_capacity(head.len() + pad + 2);
-    s.push_str(&head);
+    s.push_str(head);
     s.extend(std::iter::repeat_n('x', pad));
     s.push_str("\"}");
     debug_assert!(s.len() == len || len < head.len() + 2);
     s
 }
 
+/// W10's chat payload, [`PAYLOAD_LEN`] bytes carrying when it was sent: `{"t":"<CLOCK_MONOTONIC ns>","p":"xxx…"}`.
+pub fn chat_payload(sent_ns: u64) -> String {
+    padded(&format!(r#"{{"t":"{sent_ns:020}","p":""#), PAYLOAD_LEN)
+}
+
+/// The send time of a chat payload found anywhere in a frame.
+pub fn find_sent_ns(frame: &str) -> Option<u64> {
+    find_digits(frame, r#"{"t":""#, 20)
+}
+
 /// The `seq` of a payload found anywhere in a frame.
 pub fn find_seq(frame: &str) -> Option<u64> {
-    const MARK: &str = r#"{"s":""#;
-    let at = frame.find(MARK)? + MARK.len();
-    frame.get(at..at + 9)?.parse().ok()
+    find_digits(frame, r#"{"s":""#, 9)
+}
+
+/// The `len` digits after the first `mark` in a frame.
+fn find_digits(frame: &str, mark: &str, len: usize) -> Option<u64> {
+    let at = frame.find(mark)? + mark.len();
+    frame.get(at..at + len)?.parse().ok()
 }
 
 /// The wire protocol a load generator speaks.
@@ -120,6 +145,24 @@ pub mod phx {
     /// Whether a frame is a broadcast `msg` (fastlaned: join_ref and ref null).
     pub fn is_msg(frame: &str) -> bool {
         frame.starts_with("[null,null,") && frame.contains(r#","msg",{"#)
+    }
+}
+
+/// Joins `topic` on a Phoenix connection (join_ref 1) and waits for the reply; why not, if it was refused or the
+/// connection ended first.
+pub async fn phx_join<S>(ws: &mut WebSocketStream<S>, topic: &str) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.send(Message::Text(phx::join(1, topic).into())).await.map_err(|e| e.to_string())?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if phx::is_reply(&t) => {
+                return if phx::is_ok_reply(&t) { Ok(()) } else { Err(format!("join refused: {t}")) };
+            }
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return Err("closed while joining".to_owned()),
+            Some(Ok(_)) => {}
+        }
     }
 }
 
@@ -298,12 +341,7 @@ impl Histogram {
     /// Sparse `[[bucket, count], ...]` form for JSON.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Array(
-            self.counts
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c > 0)
-                .map(|(b, c)| serde_json::json!([b, c]))
-                .collect(),
+            self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(b, c)| serde_json::json!([b, c])).collect(),
         )
     }
 
@@ -542,6 +580,15 @@ mod tests {
         assert_eq!(p.len(), PAYLOAD_LEN);
         assert!(serde_json::from_str::<serde_json::Value>(&p).is_ok());
         assert_eq!(find_seq(&format!("[null,null,\"t\",\"msg\",{p}]")), Some(42));
+    }
+
+    #[test]
+    fn chat_payload_is_100_bytes_and_carries_its_time() {
+        let p = chat_payload(123_456_789_012);
+        assert_eq!(p.len(), PAYLOAD_LEN);
+        assert!(serde_json::from_str::<serde_json::Value>(&p).is_ok());
+        assert_eq!(find_sent_ns(&format!("[null,null,\"t\",\"msg\",{p}]")), Some(123_456_789_012));
+        assert_eq!(find_sent_ns(&payload(1)), None);
     }
 
     #[test]

@@ -11,6 +11,14 @@ const W6_PAYLOAD: usize = 1 << 10;
 /// W6: length of each phase, full run and `--quick` (the stalled client's queue is full after ~23 s).
 const W6_SECS: f64 = 40.0;
 const W6_SECS_QUICK: f64 = 30.0;
+/// W10: the normal clients, in rooms of this many, each sending a message every this many seconds (1,000 × 0.5/s
+/// × 50 members: 25,000 deliveries/s).
+const W10_CLIENTS: usize = 1000;
+const W10_MEMBERS: usize = 50;
+const W10_INTERVAL: f64 = 2.0;
+/// W10: length of each phase, full run and `--quick`.
+const W10_SECS: f64 = 60.0;
+const W10_SECS_QUICK: f64 = 15.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Server {
@@ -76,10 +84,14 @@ pub struct Cfg {
     pub w6_rate: f64,
     pub w6_payload: usize,
     pub w6_secs: f64,
+    pub w10_clients: usize,
+    pub w10_members: usize,
+    pub w10_interval: f64,
+    pub w10_secs: f64,
 }
 
 /// Every workload, the default set.
-pub const WORKLOADS: [&str; 6] = ["w1", "w2", "w3", "w4", "w5", "w6"];
+pub const WORKLOADS: [&str; 7] = ["w1", "w2", "w3", "w4", "w5", "w6", "w10"];
 
 impl Cfg {
     /// The run the flags ask for (the arguments after the program's name).
@@ -111,6 +123,10 @@ impl Cfg {
             w6_rate: W6_RATE,
             w6_payload: W6_PAYLOAD,
             w6_secs: if quick { W6_SECS_QUICK } else { W6_SECS },
+            w10_clients: W10_CLIENTS,
+            w10_members: W10_MEMBERS,
+            w10_interval: W10_INTERVAL,
+            w10_secs: if quick { W10_SECS_QUICK } else { W10_SECS },
         };
         if quick {
             cfg.w1_sizes = vec![1000, 18000];

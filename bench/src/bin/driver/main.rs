@@ -7,23 +7,25 @@
 //! is a failed run and is not in the median.
 //!
 //! Usually started by `bench/run` (which builds everything first). Flags: `--quick` (1 run, short phases),
-//! `--runs N`, `--servers floor,ours,socketio`, `--workloads w1,w2,w3,w4,w5,w6`, `--procs N` (load-generator
+//! `--runs N`, `--servers floor,ours,socketio`, `--workloads w1,w2,w3,w4,w5,w6,w10`, `--procs N` (load-generator
 //! processes, default 2), `--update` / `--no-update` (rewrite the results sections of BENCHMARKS.md; default: on
 //! for full runs, off for `--quick`).
 //!
-//! BENCHMARKS.md has two results sections: W1–W5 with the machine and the issue #10 targets, and W6 (slow
-//! consumer) with the issue #11 targets. A run rewrites only the sections of the workloads it ran, so
+//! BENCHMARKS.md has three results sections: W1–W5 with the machine and the issue #10 targets, W6 (slow
+//! consumer) with the issue #11 targets, and W10 (hostile clients; ours only) with its targets. A run rewrites
+//! only the sections of the workloads it ran, so
 //! `--workloads w6` records W6 and leaves W1–W5 as they were. Likewise a run of a subset of the workloads writes
 //! `bench/results/latest-<workloads>.{md,json}` instead of `latest.*`.
 //!
 //! The pieces: [`cfg`] (flags and paths), [`procs`] (the processes and their readings), [`workloads`] (W1–W5),
-//! [`w6`], [`results`], [`machine`] and [`report`] (the markdown tables).
+//! [`w6`], [`w10`], [`results`], [`machine`] and [`report`] (the markdown tables).
 
 mod cfg;
 mod machine;
 mod procs;
 mod report;
 mod results;
+mod w10;
 mod w6;
 mod workloads;
 
@@ -33,7 +35,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::cfg::{Cfg, Paths, WORKLOADS};
+use crate::cfg::{Cfg, Paths, Server, WORKLOADS};
 use crate::procs::Driver;
 use crate::report::RunInfo;
 use crate::results::Results;
@@ -42,6 +44,8 @@ const BEGIN: &str = "<!-- results:begin -->";
 const END: &str = "<!-- results:end -->";
 const BEGIN_W6: &str = "<!-- results-w6:begin -->";
 const END_W6: &str = "<!-- results-w6:end -->";
+const BEGIN_W10: &str = "<!-- results-w10:begin -->";
+const END_W10: &str = "<!-- results-w10:end -->";
 
 /// Replaces what is between `begin` and `end` in the file with `table`; false if the markers are missing.
 fn update_doc(path: &Path, begin: &str, end: &str, table: &str) -> std::io::Result<bool> {
@@ -80,6 +84,9 @@ fn main() {
     for run in 1..=cfg.runs {
         for &server in &cfg.servers {
             for w in &cfg.workloads {
+                if w == "w10" && server != Server::Ours {
+                    continue; // W10 measures ours only
+                }
                 let label = format!("{w}-r{run}");
                 eprintln!("[{:>5.0}s] run {run}/{} {} {w}", started.elapsed().as_secs_f64(), cfg.runs, server.name());
                 match w.as_str() {
@@ -116,6 +123,15 @@ fn main() {
                         results.add(server, "w6a", a);
                         results.add(server, "w6b", b);
                     }
+                    "w10" => {
+                        let a = d.w10(server, &label, false);
+                        let mut b = d.w10(server, &label, true);
+                        if let (Ok(a), Ok(b)) = (&a, &mut b) {
+                            w10::w10_compare(a, b);
+                        }
+                        results.add(server, "w10a", a);
+                        results.add(server, "w10b", b);
+                    }
                     other => eprintln!("driver: unknown workload {other}"),
                 }
             }
@@ -127,8 +143,9 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     let run = RunInfo { date: &date, command: &command, elapsed: started.elapsed(), machine: &info };
-    let (main_table, w6_table) = report::markdown(&cfg, &results, &run);
-    let table = format!("{}{}", main_table.as_deref().unwrap_or(""), w6_table.as_deref().unwrap_or(""));
+    let tables = report::markdown(&cfg, &results, &run);
+    let sections = [(tables.main, BEGIN, END), (tables.w6, BEGIN_W6, END_W6), (tables.w10, BEGIN_W10, END_W10)];
+    let table: String = sections.iter().filter_map(|(t, _, _)| t.as_deref()).collect();
     println!("{table}");
     let out = d.paths.bench.join("results");
     let _ = std::fs::create_dir_all(&out);
@@ -146,7 +163,7 @@ fn main() {
     );
     if cfg.update {
         let doc = d.paths.bench.join("../BENCHMARKS.md");
-        for (table, begin, end) in [(main_table, BEGIN, END), (w6_table, BEGIN_W6, END_W6)] {
+        for (table, begin, end) in sections {
             let Some(table) = table else { continue };
             match update_doc(&doc, begin, end, &table) {
                 Ok(true) => eprintln!("driver: updated {} ({begin})", doc.display()),

@@ -57,8 +57,31 @@ pub struct Loadgens {
 }
 
 impl Loadgens {
+    /// Runs `cmds`, each steered through its stdin and stdout.
+    fn spawn(cmds: Vec<Command>) -> Loadgens {
+        let (tx, rx) = mpsc::channel();
+        let mut children = Vec::new();
+        let mut stdins = Vec::new();
+        for (i, mut cmd) in cmds.into_iter().enumerate() {
+            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+            let mut child = cmd.spawn().expect("spawning a load generator");
+            stdins.push(child.stdin.take().expect("stdin"));
+            let stdout = child.stdout.take().expect("stdout");
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if tx.send((i, line)).is_err() {
+                        break;
+                    }
+                }
+            });
+            children.push(child);
+        }
+        Loadgens { children, stdins, rx }
+    }
+
     /// CPU seconds of every load-generator process.
-    fn cpu(&self) -> f64 {
+    pub fn cpu(&self) -> f64 {
         self.children.iter().map(|c| proc_cpu_seconds(c.id()).unwrap_or(0.0)).sum()
     }
 
@@ -186,6 +209,11 @@ impl Driver {
     }
 
     pub fn start_server(&self, server: Server, label: &str) -> Result<ServerProc, String> {
+        self.start_server_env(server, label, &[])
+    }
+
+    /// [`start_server`](Self::start_server) with these variables in its environment.
+    pub fn start_server_env(&self, server: Server, label: &str, env: &[(&str, String)]) -> Result<ServerProc, String> {
         let log =
             File::create(self.paths.logs.join(format!("{}-{label}.log", server.name()))).map_err(|e| e.to_string())?;
         let mut cmd = Command::new("taskset");
@@ -195,6 +223,7 @@ impl Driver {
             Server::Ours => cmd.arg(self.paths.bin.join("bench_server")),
             Server::SocketIo => cmd.arg("node").arg(self.paths.bench.join("socketio/server.js")),
         };
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg(server.port().to_string());
         cmd.stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
         let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", server.name()))?;
@@ -223,30 +252,30 @@ impl Driver {
         workload: &str,
         parts: &[(usize, usize, Vec<String>)],
     ) -> Loadgens {
-        let (tx, rx) = mpsc::channel();
-        let mut children = Vec::new();
-        let mut stdins = Vec::new();
-        for (i, (conns, offset, extra)) in parts.iter().enumerate() {
-            let mut cmd = Command::new("taskset");
-            cmd.args(["-c", "1"]).arg(self.paths.bin.join("loadgen"));
-            cmd.args(["--proto", server.proto(), "--addr", &format!("127.0.0.1:{}", server.port())]);
-            cmd.args(["--src", &self.src(), "--workload", workload]);
-            cmd.args(["--conns", &conns.to_string(), "--offset", &offset.to_string(), "--max-secs", "600"]);
-            cmd.args(extra);
-            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-            let mut child = cmd.spawn().expect("spawning loadgen");
-            stdins.push(child.stdin.take().expect("stdin"));
-            let stdout = child.stdout.take().expect("stdout");
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if tx.send((i, line)).is_err() {
-                        break;
-                    }
-                }
-            });
-            children.push(child);
-        }
-        Loadgens { children, stdins, rx }
+        let cmds = parts
+            .iter()
+            .map(|(conns, offset, extra)| {
+                let mut cmd = self.on_load_core("loadgen", server);
+                cmd.args(["--proto", server.proto(), "--workload", workload]);
+                cmd.args(["--conns", &conns.to_string(), "--offset", &offset.to_string(), "--max-secs", "600"]);
+                cmd.args(extra);
+                cmd
+            })
+            .collect();
+        Loadgens::spawn(cmds)
+    }
+
+    /// Starts W10's attacker, steered as a load generator.
+    pub fn spawn_attacker(&mut self, server: Server) -> Loadgens {
+        let cmd = self.on_load_core("attacker", server);
+        Loadgens::spawn(vec![cmd])
+    }
+
+    /// A command running one of our binaries on the load core, against `server`, from its own 127.0.0.x.
+    fn on_load_core(&mut self, bin: &str, server: Server) -> Command {
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", "1"]).arg(self.paths.bin.join(bin));
+        cmd.args(["--addr", &format!("127.0.0.1:{}", server.port()), "--src", &self.src()]);
+        cmd
     }
 }

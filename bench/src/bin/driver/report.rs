@@ -24,9 +24,19 @@ pub struct RunInfo<'a> {
     pub machine: &'a [(String, String)],
 }
 
-/// The results as markdown: the W1–W5 section (with the machine and the issue #10 targets) if the run had any of
-/// W1–W5, and the W6 section (with the issue #11 targets) if it had W6.
-pub fn markdown(cfg: &Cfg, r: &Results, run: &RunInfo) -> (Option<String>, Option<String>) {
+/// The results as markdown, one table per results section of BENCHMARKS.md; `None` for a section the run did not
+/// have.
+#[derive(Debug, PartialEq)]
+pub struct Tables {
+    /// W1–W5, with the machine and the issue #10 targets.
+    pub main: Option<String>,
+    /// W6, with the issue #11 targets.
+    pub w6: Option<String>,
+    /// W10, with the targets of the issue "Bounded under hostile clients"; ours only.
+    pub w10: Option<String>,
+}
+
+pub fn markdown(cfg: &Cfg, r: &Results, run: &RunInfo) -> Tables {
     let run_line = format!(
         "Run of {}: `{}` ({} run{} per figure, {:.0} s in all). Cells: median (min–max) over the runs; \
          a failed run (lost a message or a connection) is named and left out of the median.",
@@ -36,6 +46,17 @@ pub fn markdown(cfg: &Cfg, r: &Results, run: &RunInfo) -> (Option<String>, Optio
         if cfg.runs == 1 { "" } else { "s" },
         run.elapsed.as_secs_f64()
     );
+    let machine = |k: &str| run.machine.iter().find(|(n, _)| n == k).map_or("", |(_, v)| v.as_str());
+    // The sections of one workload name the machine in a sentence; the W1–W5 section has it in full.
+    let short_head = || {
+        format!(
+            "{run_line} Machine: {} cores, kernel {}, load average at the start {}.\n\n",
+            machine("cores"),
+            machine("kernel"),
+            machine("load average at start")
+        )
+    };
+    let ours = cfg.servers.contains(&Server::Ours);
     let main = cfg.workloads.iter().any(|w| WORKLOADS[..5].contains(&w.as_str())).then(|| {
         let mut s = run_line.clone();
         s.push_str("\n\n| machine | |\n|---|---|\n");
@@ -46,7 +67,7 @@ pub fn markdown(cfg: &Cfg, r: &Results, run: &RunInfo) -> (Option<String>, Optio
         for section in sections::MAIN.iter().filter(|section| has(cfg, section.workload)) {
             render_section(&mut s, cfg, r, section);
         }
-        if cfg.servers.contains(&Server::Ours) {
+        if ours {
             render_targets(
                 &mut s,
                 "**Targets of issue #10** (ours; ratios against the peers of the same run, from the medians)",
@@ -56,20 +77,24 @@ pub fn markdown(cfg: &Cfg, r: &Results, run: &RunInfo) -> (Option<String>, Optio
         s
     });
     let w6 = has(cfg, "w6").then(|| {
-        let machine = |k: &str| run.machine.iter().find(|(n, _)| n == k).map_or("", |(_, v)| v.as_str());
-        let mut s = format!(
-            "{run_line} Machine: {} cores, kernel {}, load average at the start {}.\n\n",
-            machine("cores"),
-            machine("kernel"),
-            machine("load average at start")
-        );
+        let mut s = short_head();
         render_section(&mut s, cfg, r, &sections::W6);
-        if cfg.servers.contains(&Server::Ours) {
+        if ours {
             render_targets(&mut s, "**Targets of issue #11** (ours, from the medians)", &targets::issue_11(cfg, r));
         }
         s
     });
-    (main, w6)
+    let w10 = (has(cfg, "w10") && ours).then(|| {
+        let mut s = short_head();
+        render_section(&mut s, cfg, r, &sections::W10);
+        render_targets(
+            &mut s,
+            "**Targets of the issue \"Bounded under hostile clients\"** (ours)",
+            &targets::hostile(r),
+        );
+        s
+    });
+    Tables { main, w6, w10 }
 }
 
 fn has(cfg: &Cfg, workload: &str) -> bool {
@@ -78,30 +103,31 @@ fn has(cfg: &Cfg, workload: &str) -> bool {
 
 /// A workload's table: its intro, a column per server, its rows.
 fn render_section(s: &mut String, cfg: &Cfg, r: &Results, section: &Section) {
+    let servers = if section.ours_only { &[Server::Ours][..] } else { &cfg.servers };
     s.push_str(&(section.intro)(cfg));
     s.push_str(&format!("| {} |", section.first_column));
-    for server in &cfg.servers {
+    for server in servers {
         s.push_str(&format!(" {} |", server.title()));
     }
     s.push_str("\n|---|");
-    for _ in &cfg.servers {
+    for _ in servers {
         s.push_str("---:|");
     }
     s.push('\n');
     for group in section.groups {
-        render_group(s, cfg, r, group);
+        render_group(s, cfg, servers, r, group);
     }
     s.push('\n');
 }
 
-fn render_group(s: &mut String, cfg: &Cfg, r: &Results, group: &Group) {
+fn render_group(s: &mut String, cfg: &Cfg, servers: &[Server], r: &Results, group: &Group) {
     let sizes: Vec<Option<usize>> =
         if group.per_w1_size { cfg.w1_sizes.iter().copied().map(Some).collect() } else { vec![None] };
     for n in sizes {
         let fill = |text: &str| n.map_or_else(|| text.to_owned(), |n| text.replace("{n}", &n.to_string()));
         for row in group.rows {
             s.push_str(&format!("| {} |", fill(row.label)));
-            for &server in &cfg.servers {
+            for &server in servers {
                 // A cell of one figure also counts the failed runs; one of several figures side by side does not.
                 let c = match row.keys {
                     [key] => cell(r, server, &fill(key), Some(group.failures), cfg.runs),

@@ -10,6 +10,8 @@ pub struct Section {
     pub intro: fn(&Cfg) -> String,
     /// The heading of the column of labels.
     pub first_column: &'static str,
+    /// Whether only ours runs the workload (one column), whatever servers the run had.
+    pub ours_only: bool,
     pub groups: &'static [Group],
 }
 
@@ -37,6 +39,7 @@ pub const MAIN: [Section; 5] = [
                 .to_owned()
         },
         first_column: "N",
+        ours_only: false,
         groups: &[Group { failures: "w1", per_w1_size: true, rows: W1 }],
     },
     Section {
@@ -49,6 +52,7 @@ pub const MAIN: [Section; 5] = [
             )
         },
         first_column: "",
+        ours_only: false,
         groups: &[Group { failures: "w2", per_w1_size: false, rows: W2 }],
     },
     Section {
@@ -61,6 +65,7 @@ pub const MAIN: [Section; 5] = [
             )
         },
         first_column: "",
+        ours_only: false,
         groups: &[Group { failures: "w3", per_w1_size: false, rows: W3 }],
     },
     Section {
@@ -72,6 +77,7 @@ pub const MAIN: [Section; 5] = [
             )
         },
         first_column: "",
+        ours_only: false,
         groups: &[Group { failures: "w4", per_w1_size: false, rows: W4 }],
     },
     Section {
@@ -84,6 +90,7 @@ pub const MAIN: [Section; 5] = [
             )
         },
         first_column: "",
+        ours_only: false,
         groups: &[Group { failures: "w5", per_w1_size: false, rows: W5 }],
     },
 ];
@@ -102,9 +109,55 @@ pub const W6: Section = Section {
         )
     },
     first_column: "",
+    ours_only: false,
     groups: &[
         Group { failures: "w6a", per_w1_size: false, rows: W6A },
         Group { failures: "w6b", per_w1_size: false, rows: W6B },
+    ],
+};
+
+/// The W10 table: phase A's rows, then phase B's with the attacks' counts.
+pub const W10: Section = Section {
+    workload: "w10",
+    intro: |cfg| {
+        use channels_bench::hostile::*;
+        format!(
+            "**W10 — {} normal clients chatting while the server is attacked** (rooms of {} members, \
+             `bench:chat:<r>`; each client sends a 100 B message every {} s; latency = send → each member's \
+             receipt; {} s per phase). A: no attack. B, on a fresh server: the attacker runs (a) {} raw TCP \
+             connections never finishing a request head (half silent, half trickling a byte a second), reopened {} \
+             s after the server closes them; (b) {} clients in `bench:chat:0` that never read after their join, \
+             while {} broadcasts/s of {} KiB flow there; (c) frames one byte over the {} MiB limit and malformed \
+             frames, {}/s each, each on a new connection; (d) LongPoll sessions opened without a token, {}/s, never \
+             polled, and {} slow POSTs (a body one byte over the limit, {} B every {} ms); (e) one connection \
+             joining new topics, {}/s. Both phases: header-read timeout {} s, at most {} open HTTP connections, \
+             write timeout {} s, LongPoll on (`channels_bench::hostile`). The peak RSS is sampled every 100 ms.\n\n",
+            cfg.w10_clients,
+            cfg.w10_members,
+            cfg.w10_interval,
+            cfg.w10_secs,
+            FLOOD_CONNECTIONS,
+            FLOOD_REOPEN_AFTER.as_secs_f64(),
+            STALLED_READERS,
+            BIG_RATE,
+            BIG_PAYLOAD >> 10,
+            channels_bench::MAX_FRAME_SIZE >> 20,
+            BAD_FRAME_RATE,
+            LONGPOLL_SESSION_RATE,
+            SLOW_POSTS,
+            SLOW_POST_CHUNK,
+            SLOW_POST_EVERY.as_millis(),
+            JOIN_SPAM_RATE,
+            HEADER_READ_TIMEOUT.as_secs_f64(),
+            MAX_HTTP_CONNECTIONS,
+            WRITE_TIMEOUT.as_secs_f64(),
+        )
+    },
+    first_column: "",
+    ours_only: true,
+    groups: &[
+        Group { failures: "w10a", per_w1_size: false, rows: W10A },
+        Group { failures: "w10b", per_w1_size: false, rows: W10B },
     ],
 };
 
@@ -221,4 +274,70 @@ const W6B: &[Row] = &[
     Row { label: "B: server CPU %", keys: &["w6b_cpu_pct"] },
     Row { label: "B: load generators CPU s", keys: &["w6b_lg_cpu"] },
     Row { label: "B: loopback drops / TCP retransmits", keys: &["w6b_drops", "w6b_retrans"] },
+];
+
+const W10A: &[Row] = &[
+    Row { label: "A: p50 / p99 / max send→receipt, ms", keys: &["w10a_p50_ms", "w10a_p99_ms", "w10a_max_ms"] },
+    Row { label: "A: deliveries expected / received", keys: &["w10a_expected", "w10a_received"] },
+    Row { label: "A: normal clients disconnected", keys: &["w10a_gone"] },
+    Row {
+        label: "A: server RSS before / peak / end, MiB",
+        keys: &["w10a_rss0_mib", "w10a_rss_peak_mib", "w10a_rss_end_mib"],
+    },
+    Row { label: "A: server CPU %", keys: &["w10a_cpu_pct"] },
+    Row { label: "A: load generators CPU s", keys: &["w10a_lg_cpu"] },
+    Row { label: "A: loopback drops / TCP retransmits", keys: &["w10a_drops", "w10a_retrans"] },
+];
+
+const W10B: &[Row] = &[
+    Row { label: "B: p50 / p99 / max send→receipt, ms", keys: &["w10b_p50_ms", "w10b_p99_ms", "w10b_max_ms"] },
+    Row { label: "B: p99(B) / p99(A), per run", keys: &["w10b_p99_ratio"] },
+    Row { label: "B: deliveries expected / received", keys: &["w10b_expected", "w10b_received"] },
+    Row { label: "B: normal clients disconnected", keys: &["w10b_gone"] },
+    Row {
+        label: "B: server RSS before / peak / end, MiB",
+        keys: &["w10b_rss0_mib", "w10b_rss_peak_mib", "w10b_rss_end_mib"],
+    },
+    Row { label: "B: server CPU %", keys: &["w10b_cpu_pct"] },
+    Row { label: "B: load generators / attacker CPU s", keys: &["w10b_lg_cpu", "w10b_attacker_cpu"] },
+    Row { label: "B: loopback drops / TCP retransmits", keys: &["w10b_drops", "w10b_retrans"] },
+    Row {
+        label: "B: (a) flood connections opened / closed by the server / of which at once (cap)",
+        keys: &["w10b_flood_opened", "w10b_flood_closed", "w10b_flood_refused"],
+    },
+    Row { label: "B: (a) … longest held by the server, s", keys: &["w10b_flood_held_max_s"] },
+    Row {
+        label: "B: (b) stalled readers joined / closed by the server / longest stay, s",
+        keys: &["w10b_stall_joined", "w10b_stall_closed", "w10b_stall_closed_after_max_s"],
+    },
+    Row { label: "B: (b) big broadcasts sent", keys: &["w10b_stall_big_sent"] },
+    Row {
+        label: "B: (c) oversized frames sent / closed with 1009",
+        keys: &["w10b_frames_oversized_sent", "w10b_frames_closed_1009"],
+    },
+    Row {
+        label: "B: (c) malformed frames sent / closed with 1011",
+        keys: &["w10b_frames_malformed_sent", "w10b_frames_closed_1011"],
+    },
+    Row {
+        label: "B: (c) closed otherwise / not closed / connects refused",
+        keys: &["w10b_frames_closed_other", "w10b_frames_not_closed", "w10b_frames_failed"],
+    },
+    Row {
+        label: "B: (d) LongPoll sessions opened / GETs refused",
+        keys: &["w10b_longpoll_sessions", "w10b_longpoll_refused"],
+    },
+    Row {
+        label: "B: (d) slow POSTs started / answered / closed unanswered / longest held, s",
+        keys: &[
+            "w10b_longpoll_posts",
+            "w10b_longpoll_posts_answered",
+            "w10b_longpoll_posts_closed",
+            "w10b_longpoll_post_held_max_s",
+        ],
+    },
+    Row {
+        label: "B: (e) joins sent / ok / refused: join rate / refused: other",
+        keys: &["w10b_joins_joins", "w10b_joins_ok", "w10b_joins_refused_rate", "w10b_joins_refused_other"],
+    },
 ];

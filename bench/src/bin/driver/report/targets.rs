@@ -199,3 +199,49 @@ pub fn issue_11(cfg: &Cfg, r: &Results) -> Vec<Target> {
     });
     t
 }
+
+/// W10: the bound on the server's peak RSS in phase B, MiB: about twice what the first short runs peaked at
+/// (61–63 MiB; each attack alone already took it to 45–60 MiB).
+pub const W10_RSS_BOUND_MIB: f64 = 128.0;
+/// W10: the most p99(B) may be over p99(A).
+const W10_P99_RATIO: f64 = 1.5;
+
+/// Pass/miss of the W10 targets (issue "Bounded under hostile clients"), for ours.
+pub fn hostile(r: &Results) -> Vec<Target> {
+    let m = |k: &str| r.median(Server::Ours, k);
+    let failed = |w: &str| r.failures.get(&(Server::Ours, w.to_owned())).map_or(0, Vec::len);
+    let mut t = Vec::new();
+    // Lost: deliveries missed or clients disconnected, in either phase of any run; a failed run is one of those.
+    let runs = r.values(Server::Ours, "w10b_lost").len() + failed("w10b");
+    let missed: f64 =
+        ["w10a_lost", "w10b_lost", "w10a_gone", "w10b_gone"].iter().flat_map(|k| r.values(Server::Ours, k)).sum();
+    let clean = failed("w10a") + failed("w10b") == 0 && missed == 0.0;
+    t.push(Target {
+        name: "W10 normal clients lose nothing (deliveries and connections, A and B)".into(),
+        measured: if runs == 0 {
+            "—".into()
+        } else {
+            let failures = failed("w10a") + failed("w10b");
+            format!("{} lost in {runs} run{}, {failures} failed", fmt_num(missed), if runs == 1 { "" } else { "s" })
+        },
+        goal: "0 (every run)".into(),
+        pass: (runs > 0).then_some(clean),
+    });
+    let (a, b) = (m("w10a_p99_ms"), m("w10b_p99_ms"));
+    t.push(Target {
+        name: "W10 p99 with attacks ≤ 1.5 × without".into(),
+        measured: a.zip(b).map_or("—".into(), |(a, b)| format!("{b:.1} vs {a:.1} ms ({:.2}×)", b / a)),
+        goal: format!("B ≤ {W10_P99_RATIO} × A"),
+        pass: a.zip(b).map(|(a, b)| b <= W10_P99_RATIO * a),
+    });
+    let peaks = r.values(Server::Ours, "w10b_rss_peak_mib");
+    let peak = peaks.iter().copied().reduce(f64::max);
+    let without = m("w10a_rss_peak_mib").map_or(String::new(), |a| format!(" (A: {a:.1})"));
+    t.push(Target {
+        name: format!("W10 server RSS peak ≤ {W10_RSS_BOUND_MIB:.0} MiB"),
+        measured: peak.map_or("—".into(), |p| format!("{p:.1} MiB{without}")),
+        goal: format!("≤ {W10_RSS_BOUND_MIB:.0} MiB in every run"),
+        pass: peak.map(|p| p <= W10_RSS_BOUND_MIB),
+    });
+    t
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{RunInfo, markdown};
+use super::{RunInfo, Tables, markdown};
 use crate::cfg::{Cfg, Server};
 use crate::results::Results;
 
@@ -34,9 +34,8 @@ fn results(json: &str) -> Results {
     r
 }
 
-/// Renders `r` for the run the flags describe and compares both sections with the fixtures (an empty fixture: no
-/// such section).
-fn check(flags: &[&str], r: &Results, main: &str, w6: &str) {
+/// The tables of `r` for the run the flags describe, on a fixed machine at a fixed time.
+fn render(flags: &[&str], r: &Results) -> Tables {
     let cfg = Cfg::from_args(&flags.iter().map(|f| f.to_string()).collect::<Vec<_>>()).unwrap();
     let machine: Vec<(String, String)> = [
         ("CPU", "Test CPU @ 2.00GHz"),
@@ -58,10 +57,16 @@ fn check(flags: &[&str], r: &Results, main: &str, w6: &str) {
         elapsed: Duration::from_secs_f64(1234.4),
         machine: &machine,
     };
-    let (got_main, got_w6) = markdown(&cfg, r, &run);
+    markdown(&cfg, r, &run)
+}
+
+/// Renders `r` for the run the flags describe and compares the W1–W5 and W6 sections with the fixtures (an empty
+/// fixture: no such section).
+fn check(flags: &[&str], r: &Results, main: &str, w6: &str) {
+    let tables = render(flags, r);
     let expected = |text: &str| (!text.is_empty()).then(|| text.to_owned());
-    assert_eq!(got_main, expected(main), "W1–W5 section for {flags:?}");
-    assert_eq!(got_w6, expected(w6), "W6 section for {flags:?}");
+    assert_eq!(tables.main, expected(main), "W1–W5 section for {flags:?}");
+    assert_eq!(tables.w6, expected(w6), "W6 section for {flags:?}");
 }
 
 const RESULTS: &str = include_str!("../fixtures/results.json");
@@ -95,4 +100,19 @@ fn sparse_results_read_as_before() {
     let sparse = results(include_str!("../fixtures/sparse.json"));
     let (main, w6) = (include_str!("../fixtures/sparse.main.md"), include_str!("../fixtures/sparse.w6.md"));
     check(&["--runs", "1"], &sparse, main, w6);
+}
+
+#[test]
+fn w10_has_its_own_section_of_ours_only() {
+    // Two runs of ours (one failed in phase B), and figures of the floor that must not show.
+    let r = results(include_str!("../fixtures/w10.json"));
+    let tables = render(&["--workloads", "w10"], &r);
+    assert_eq!((tables.main, tables.w6), (None, None));
+    assert_eq!(tables.w10.as_deref(), Some(include_str!("../fixtures/w10.md")));
+}
+
+#[test]
+fn w10_without_ours_has_no_section() {
+    let r = results(include_str!("../fixtures/w10.json"));
+    assert_eq!(render(&["--servers", "floor", "--workloads", "w10"], &r).w10, None);
 }

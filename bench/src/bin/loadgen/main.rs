@@ -11,7 +11,8 @@
 //! with `--publisher` publishes, `GO <secs> closed:<window>` or `GO <secs> open:<rate>`; receipts are counted per
 //! broadcast in shared memory, `--shm`, so the publisher sees every process's), `rooms` (W3: rooms of
 //! `--members` members, each room chats with `<param>` messages in flight; a message is done when every member
-//! received it), `rr` (W4: every connection sends `ping` and waits for the reply, repeatedly).
+//! received it), `rr` (W4: every connection sends `ping` and waits for the reply, repeatedly), `chat` (W10's
+//! normal clients, see [`chat`]).
 //!
 //! W6 (slow consumer) is `fanout` with `--payload <bytes>`, `--read-buffer <bytes>` (the client's WebSocket read
 //! chunk; default 1 KiB, the servers' setting), `--series` (the publisher also reports every broadcast's send
@@ -23,13 +24,17 @@
 //! Both protocols are spoken over raw frames: Phoenix V2 JSON arrays (`--proto phoenix`) and Engine.IO v4 /
 //! Socket.IO v5 (`--proto sio`). Heartbeats are sent every 30 s (Phoenix) and Engine.IO pings answered (sio).
 
+mod chat;
+
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use channels_bench::{Histogram, Proto, Shm, connect_tcp_with, find_seq, now_ns, payload, payload_sized, phx, sio, tcp_state};
+use channels_bench::{
+    Histogram, Proto, Shm, connect_tcp_with, find_seq, now_ns, payload, payload_sized, phx, sio, tcp_state,
+};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -205,13 +210,16 @@ impl Framer {
     }
 
     fn broadcast_frame(&mut self, seq: u64) -> String {
-        let payload = payload_sized(seq, self.payload_len);
+        self.broadcast_with(&payload_sized(seq, self.payload_len))
+    }
+
+    fn broadcast_with(&mut self, payload: &str) -> String {
         match self.proto {
             Proto::Phoenix => {
                 self.next_ref += 1;
-                phx::push(1, self.next_ref, &self.topic, "broadcast", &payload)
+                phx::push(1, self.next_ref, &self.topic, "broadcast", payload)
             }
-            Proto::SocketIo => sio::broadcast(&payload),
+            Proto::SocketIo => sio::broadcast(payload),
         }
     }
 
@@ -230,18 +238,7 @@ async fn connect_join(args: &Args, topic: String, stalled: bool) -> Result<Conn,
     let config = channels_bench::ws_config().read_buffer_size(args.read_buffer);
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(args.proto.url(args.addr), tcp, Some(config)).await?;
     match args.proto {
-        Proto::Phoenix => {
-            send(&mut ws, phx::join(1, &topic)).await?;
-            loop {
-                let t = next_text(&mut ws, args.proto).await.ok_or("closed while joining")?;
-                if phx::is_reply(&t) {
-                    if !phx::is_ok_reply(&t) {
-                        return Err(format!("join refused: {t}").into());
-                    }
-                    break;
-                }
-            }
-        }
+        Proto::Phoenix => channels_bench::phx_join(&mut ws, &topic).await?,
         Proto::SocketIo => {
             let open = next_text(&mut ws, args.proto).await.ok_or("closed before open")?;
             if !open.starts_with('0') {
@@ -409,7 +406,10 @@ async fn stalled(mut conn: Conn, mut ask: mpsc::UnboundedReceiver<tokio::sync::o
                 }
             }
             Ok(Some(Ok(Message::Close(f)))) => {
-                break format!("close frame {}", f.map_or("without code".to_owned(), |f| u16::from(f.code).to_string()));
+                break format!(
+                    "close frame {}",
+                    f.map_or("without code".to_owned(), |f| u16::from(f.code).to_string())
+                );
             }
             Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => break format!("{e}"),
@@ -547,7 +547,8 @@ async fn room(conns: Vec<Conn>, mut go: watch::Receiver<Option<Phase>>, results:
         streams.push(stream);
         state.push(c.f);
     }
-    let mut incoming = futures_util::stream::select_all(streams.into_iter().enumerate().map(|(i, s)| s.map(move |m| (i, m))));
+    let mut incoming =
+        futures_util::stream::select_all(streams.into_iter().enumerate().map(|(i, s)| s.map(move |m| (i, m))));
     let mut hb = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
     // (seq, sent at, receipts)
     let mut pending: VecDeque<(u64, u64, usize)> = VecDeque::new();
@@ -692,9 +693,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let a = &args;
     match args.workload.as_str() {
         "idle" => {
-            let r = connect_many(a, a.conns, |i| format!("bench:idle:{}", a.offset + i), |_, c| {
-                tokio::spawn(hold(c, None, None));
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:idle:{}", a.offset + i),
+                |_, c| {
+                    tokio::spawn(hold(c, None, None));
+                },
+            )
             .await;
             emit("READY", setup_json(&r));
             wait_exit(&mut lines).await;
@@ -709,9 +715,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
                     Some(_) => {}
                 }
             }
-            let r = connect_many(a, a.conns, |i| format!("bench:storm:{}", a.offset + i), |_, c| {
-                tokio::spawn(hold(c, None, None));
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:storm:{}", a.offset + i),
+                |_, c| {
+                    tokio::spawn(hold(c, None, None));
+                },
+            )
             .await;
             emit("DONE", setup_json(&r));
             wait_exit(&mut lines).await;
@@ -721,15 +732,20 @@ async fn run(args: Args) -> Result<(), BoxError> {
             let (tx, rx) = mpsc::channel::<u64>(16);
             let mut rx = a.publisher.then_some(rx);
             let mut stalls = Vec::new();
-            let r = connect_many(a, a.conns, |_| "bench:fanout".to_owned(), |i, c| {
-                if i < a.stall {
-                    let (ask, asked) = mpsc::unbounded_channel();
-                    stalls.push(ask);
-                    tokio::spawn(stalled(c, asked));
-                } else {
-                    tokio::spawn(hold(c, Some(shm.clone()), rx.take()));
-                }
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |_| "bench:fanout".to_owned(),
+                |i, c| {
+                    if i < a.stall {
+                        let (ask, asked) = mpsc::unbounded_channel();
+                        stalls.push(ask);
+                        tokio::spawn(stalled(c, asked));
+                    } else {
+                        tokio::spawn(hold(c, Some(shm.clone()), rx.take()));
+                    }
+                },
+            )
             .await;
             let mut ready = setup_json(&r);
             ready["stalled"] = json!(stalls.len());
@@ -762,9 +778,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
         "rooms" => {
             let members = a.members;
             let mut conns: Vec<Option<Conn>> = (0..a.conns).map(|_| None).collect();
-            let r = connect_many(a, a.conns, |i| format!("bench:room:{}", (a.offset + i) / members), |i, c| {
-                conns[i] = Some(c);
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:room:{}", (a.offset + i) / members),
+                |i, c| {
+                    conns[i] = Some(c);
+                },
+            )
             .await;
             let (go_tx, go_rx) = watch::channel(None);
             let (res_tx, mut res_rx) = mpsc::unbounded_channel();
@@ -800,18 +821,48 @@ async fn run(args: Args) -> Result<(), BoxError> {
                     expected += r.expected;
                     hist.merge(&r.hist);
                 }
-                emit("DONE", json!({"rooms": rooms, "sent": sent, "received": delivered, "expected": expected,
-                    "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}));
+                emit(
+                    "DONE",
+                    json!({"rooms": rooms, "sent": sent, "received": delivered, "expected": expected,
+                    "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}),
+                );
+            }
+        }
+        "chat" => {
+            let members = a.members;
+            let tally = chat::Tally::new(a.conns.div_ceil(members));
+            let (go_tx, go_rx) = watch::channel(None);
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:chat:{}", (a.offset + i) / members),
+                |i, c| {
+                    tokio::spawn(chat::client(c, i, i / members, go_rx.clone(), tally.clone()));
+                },
+            )
+            .await;
+            emit("READY", setup_json(&r));
+            while let Some(line) = lines.next_line().await? {
+                if line.starts_with("EXIT") {
+                    break;
+                }
+                let Some(phase) = parse_go(&line) else { continue };
+                emit("DONE", tally.phase(&go_tx, phase, members).await);
             }
         }
         "rr" => {
             let (go_tx, go_rx) = watch::channel(None);
             let (res_tx, mut res_rx) = mpsc::unbounded_channel();
             let mut clients = 0;
-            let r = connect_many(a, a.conns, |i| format!("bench:rr:{}", a.offset + i), |_, c| {
-                tokio::spawn(rr(c, go_rx.clone(), res_tx.clone()));
-                clients += 1;
-            })
+            let r = connect_many(
+                a,
+                a.conns,
+                |i| format!("bench:rr:{}", a.offset + i),
+                |_, c| {
+                    tokio::spawn(rr(c, go_rx.clone(), res_tx.clone()));
+                    clients += 1;
+                },
+            )
             .await;
             emit("READY", setup_json(&r));
             while let Some(line) = lines.next_line().await? {
@@ -829,8 +880,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
                     errors += r.errors;
                     hist.merge(&r.hist);
                 }
-                emit("DONE", json!({"clients": clients, "round_trips": n, "errors": errors,
-                    "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}));
+                emit(
+                    "DONE",
+                    json!({"clients": clients, "round_trips": n, "errors": errors,
+                    "t_start": start, "t_end": now_ns(), "hist": hist.to_json()}),
+                );
             }
         }
         other => return Err(format!("unknown workload {other}").into()),
