@@ -13,7 +13,7 @@ use crate::config::SocketConfig;
 use crate::outbox::{CloseReason, Outbox};
 use crate::payload::Payload;
 use crate::presence::PresenceSlot;
-use crate::pubsub::{Deliver, Outgoing, PubSub, SubscriptionGuard};
+use crate::pubsub::{Deliver, Delivery, Outgoing, PubSub, SubscriptionGuard};
 use crate::queue::Queue;
 use crate::serializer::{Address, Message};
 use crate::socket::{Router, Socket};
@@ -40,8 +40,6 @@ pub(crate) struct Connection<S: Socket> {
     channels: HashMap<Arc<str>, Joined>,
     /// The channel tasks, which say here when they end.
     tasks: Arc<Tasks>,
-    /// Reused for reading `tasks`' ended list.
-    ended: Vec<(Arc<str>, u64)>,
     next_instance: u64,
     /// Joins in the current join-rate window, and when that window started.
     joins: (u32, Instant),
@@ -50,14 +48,17 @@ pub(crate) struct Connection<S: Socket> {
 
 impl<S: Socket> Connection<S> {
     pub(crate) fn new(assigns: S, outbox: Arc<Outbox>, shared: Arc<SocketShared<S>>) -> Self {
-        let id = assigns.id().map(|id| shared.pubsub.subscribe_with(&id, SocketId(outbox.clone())));
+        let socket_id = |id: String| {
+            let delivery = Delivery::Custom(Box::new(SocketId(outbox.clone())));
+            shared.pubsub.subscribe_with(&id, delivery)
+        };
+        let id = assigns.id().map(socket_id);
         Connection {
             assigns: Arc::new(assigns),
             outbox,
             shared,
             channels: HashMap::new(),
             tasks: Arc::default(),
-            ended: Vec::new(),
             next_instance: 0,
             joins: (0, Instant::now()),
             _id: id,
@@ -199,8 +200,7 @@ impl<S: Socket> Connection<S> {
 
     /// Forgets the channels whose tasks ended, unless their topic was joined again since.
     fn forget_ended(&mut self) {
-        self.tasks.take_ended(&mut self.ended);
-        for (topic, instance) in self.ended.drain(..) {
+        for (topic, instance) in self.tasks.take_ended() {
             if self.channels.get(&topic).is_some_and(|j| j.instance == instance) {
                 self.channels.remove(&topic);
             }

@@ -14,7 +14,7 @@ use crate::outbox::Outbox;
 use crate::panic::{catch_unwind, panic_message};
 use crate::payload::Payload;
 use crate::presence::PresenceSlot;
-use crate::pubsub::{Deliver, Outgoing, PubSub};
+use crate::pubsub::{Broadcast, Delivery, Intercept, PubSub};
 use crate::queue::{PushError, Queue};
 use crate::serializer::Address;
 
@@ -84,8 +84,9 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
             return join_failed(&socket, replaces, joined);
         }
     };
-    let subscriber = Subscriber { outbox: outbox.clone(), intercepts: C::INTERCEPTS, mailbox: mailbox.clone() };
-    let subscription = pubsub.subscribe_with(&topic, subscriber);
+    let delivery =
+        Delivery::Fastlane { outbox: outbox.clone(), intercepts: C::INTERCEPTS, handle_out: mailbox.clone() };
+    let subscription = pubsub.subscribe_with(&topic, delivery);
     socket.subscription = Some(subscription.id());
     socket.reply_to_join(ref_.as_deref(), &Reply::ok(response));
     close_replaced(&socket, replaces);
@@ -206,25 +207,14 @@ fn crash_payload() -> Payload {
     Payload::json(&serde_json::json!({"reason": "channel_crash"}))
 }
 
-/// A joined channel's subscription: frames go straight to its connection's outbox, intercepted events through its
-/// task's `handle_out`.
-struct Subscriber {
-    outbox: Arc<Outbox>,
-    intercepts: &'static [&'static str],
-    mailbox: Arc<Queue<ChannelMsg>>,
-}
-
-impl Deliver for Subscriber {
-    fn deliver(&self, outgoing: &mut Outgoing<'_>) {
-        let broadcast = outgoing.broadcast();
-        if self.intercepts.contains(&broadcast.event.as_str()) {
-            if let Err(PushError::Full(_)) = self.mailbox.try_push(ChannelMsg::Out(broadcast.clone())) {
-                crate::metrics::metrics().pubsub_dropped.increment(1);
-                tracing::warn!(topic = %broadcast.topic, event = %broadcast.event,
-                    "channel mailbox full, intercepted broadcast dropped");
-            }
-        } else if let Some(frame) = outgoing.frame(self.outbox.serializer) {
-            self.outbox.push(frame.clone());
+/// Intercepted broadcasts reach the channel's task, for its `handle_out`; a full mailbox drops them for this
+/// channel alone.
+impl Intercept for Queue<ChannelMsg> {
+    fn intercept(&self, broadcast: &Arc<Broadcast>) {
+        if let Err(PushError::Full(_)) = self.try_push(ChannelMsg::Out(broadcast.clone())) {
+            crate::metrics::metrics().pubsub_dropped.increment(1);
+            tracing::warn!(topic = %broadcast.topic, event = %broadcast.event,
+                "channel mailbox full, intercepted broadcast dropped");
         }
     }
 }
@@ -257,11 +247,9 @@ impl Tasks {
         Running { tasks: self.clone(), topic, instance }
     }
 
-    /// Moves the `(topic, instance)` of every task that ended since the last call into `out`.
-    pub(crate) fn take_ended(&self, out: &mut Vec<(Arc<str>, u64)>) {
-        if self.any_ended.swap(false, Ordering::Acquire) {
-            out.append(&mut self.lock().ended);
-        }
+    /// The `(topic, instance)` of every task that ended since the last call.
+    pub(crate) fn take_ended(&self) -> Vec<(Arc<str>, u64)> {
+        if self.any_ended.swap(false, Ordering::Acquire) { std::mem::take(&mut self.lock().ended) } else { Vec::new() }
     }
 
     /// Resolves once no task runs.

@@ -5,12 +5,27 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, RwLock};
 
 use super::Broadcast;
+use crate::outbox::Outbox;
 use crate::serializer::{self, Frame, Serializer};
 
 const SHARDS: usize = 16;
 
-/// How a subscriber receives broadcasts: joined channels, connections (for their socket id) and user queues
-/// each implement it where they live, so the registry knows none of them.
+/// How a subscriber receives broadcasts.
+pub(crate) enum Delivery {
+    /// Encoded frames straight to a connection's outbox (Phoenix's fastlane), but for the events in `intercepts`,
+    /// which go to `handle_out` instead: a joined channel. Inline, as every broadcast walks these.
+    Fastlane { outbox: Arc<Outbox>, intercepts: &'static [&'static str], handle_out: Arc<dyn Intercept> },
+    /// Anything else, implemented where it lives: a connection's socket id, a user's subscription queue.
+    Custom(Box<dyn Deliver>),
+}
+
+/// Takes the broadcasts a fastlane subscriber intercepts (a joined channel's task, for its `handle_out`).
+pub(crate) trait Intercept: Send + Sync + 'static {
+    /// Takes one broadcast; called under the registry's read lock, so it must not block.
+    fn intercept(&self, broadcast: &Arc<Broadcast>);
+}
+
+/// A subscriber other than a fastlane one.
 pub(crate) trait Deliver: Send + Sync + 'static {
     /// Takes one broadcast; called under the registry's read lock, so it must not block.
     fn deliver(&self, outgoing: &mut Outgoing<'_>);
@@ -51,7 +66,7 @@ impl<'a> Outgoing<'a> {
 
 struct Subscriber {
     id: u64,
-    delivery: Box<dyn Deliver>,
+    delivery: Delivery,
 }
 
 type Shard = HashMap<Box<str>, Vec<Subscriber>>;
@@ -70,7 +85,7 @@ impl Registry {
         &self.shards[self.hasher.hash_one(topic) as usize % SHARDS]
     }
 
-    pub(super) fn insert(&self, topic: &str, id: u64, delivery: Box<dyn Deliver>) {
+    pub(super) fn insert(&self, topic: &str, id: u64, delivery: Delivery) {
         let mut shard = self.shard(topic).write().unwrap_or_else(|e| e.into_inner());
         shard.entry(topic.into()).or_default().push(Subscriber { id, delivery });
     }
@@ -97,7 +112,16 @@ impl Registry {
         let Some(subs) = shard.get(broadcast.topic.as_str()) else { return };
         let mut outgoing = Outgoing::new(broadcast);
         for sub in subs.iter().filter(|s| Some(s.id) != from) {
-            sub.delivery.deliver(&mut outgoing);
+            match &sub.delivery {
+                Delivery::Fastlane { outbox, intercepts, handle_out } => {
+                    if intercepts.contains(&broadcast.event.as_str()) {
+                        handle_out.intercept(broadcast);
+                    } else if let Some(frame) = outgoing.frame(outbox.serializer) {
+                        outbox.push(frame.clone());
+                    }
+                }
+                Delivery::Custom(delivery) => delivery.deliver(&mut outgoing),
+            }
         }
     }
 }

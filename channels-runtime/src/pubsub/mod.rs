@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use local::Registry;
-pub(crate) use local::{Deliver, Outgoing};
+pub(crate) use local::{Deliver, Delivery, Intercept, Outgoing};
 #[cfg(feature = "redis")]
 pub use redis::{RedisConfig, RedisStartError};
 
@@ -292,7 +292,7 @@ impl PubSub {
     /// (and logged) rather than blocking the broadcaster. Dropping the [`Subscription`] unsubscribes.
     pub fn subscribe(&self, topic: &str, capacity: usize) -> Subscription {
         let queue = Arc::new(Queue::new(capacity));
-        let guard = self.subscribe_with(topic, queue.clone());
+        let guard = self.subscribe_with(topic, Delivery::Custom(Box::new(queue.clone())));
         Subscription { guard, queue }
     }
 
@@ -302,9 +302,9 @@ impl PubSub {
     }
 
     /// Subscribes `delivery` to `topic` until the guard drops.
-    pub(crate) fn subscribe_with(&self, topic: &str, delivery: impl Deliver) -> SubscriptionGuard {
+    pub(crate) fn subscribe_with(&self, topic: &str, delivery: Delivery) -> SubscriptionGuard {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.inner.registry.insert(topic, id, Box::new(delivery));
+        self.inner.registry.insert(topic, id, delivery);
         SubscriptionGuard { pubsub: self.clone(), topic: topic.into(), id }
     }
 }

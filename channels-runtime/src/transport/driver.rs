@@ -2,9 +2,11 @@
 //! close requests and the shutdown drain, written once. A transport says only how frames travel.
 
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::task::Poll;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -47,6 +49,9 @@ pub(crate) trait Transport: Send {
     /// When the client counts as idle if nothing happens before: `None` when it is idle now.
     fn idle_deadline(&self, now: Instant) -> Option<Instant>;
 
+    /// The client's address, for logs.
+    fn peer(&self) -> SocketAddr;
+
     /// Ends the transport; `reason` is why the server closes it, `None` when the client has gone.
     fn close(self, reason: Option<CloseReason>) -> impl Future<Output = ()> + Send;
 }
@@ -56,10 +61,8 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
     mut transport: T,
     mut connection: Connection<S>,
     lifecycle: Lifecycle,
-    peer: SocketAddr,
 ) {
     let outbox = connection.outbox().clone();
-    let write_timeout = connection.config().write_timeout;
     let mut batch = VecDeque::new();
     // One timer for both deadlines (idle, and this connection's drain turn at shutdown), and the two close
     // signals made once: this loop wakes for every frame written, so each wake-up must stay cheap.
@@ -84,27 +87,18 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
                 if !open {
                     break None;
                 }
-                // A client that stops reading blocks this write: a close request, the write timeout and this
-                // connection's drain turn must still get through.
-                let write_deadline = Instant::now() + write_timeout;
                 let bytes = batch.iter().map(Frame::len).sum();
                 let written = {
-                let mut send = pin!(transport.send(&mut batch));
-                loop {
-                    let deadline = drain_at.map_or(write_deadline, |at| at.min(write_deadline));
-                    tokio::select! {
-                        biased;
-                        reason = &mut shut => break Err(reason),
-                        result = &mut send => break Ok(result),
-                        () = &mut shutting_down, if drain_at.is_none() => {
-                            drain_at = Some(Instant::now() + lifecycle.drain_delay());
-                        }
-                        () = sleep_until(deadline) => {
-                            crate::metrics::metrics().slow_clients.increment(1);
-                            break Err(CloseReason::WriteTimeout);
+                    let mut send = pin!(transport.send(&mut batch));
+                    match poll_once(send.as_mut()).await {
+                        Some(result) => Ok(result),
+                        // The client's socket is full. Rare, so its wait is boxed, out of every connection's state.
+                        None => {
+                            let timeout = connection.config().write_timeout;
+                            let wait = Writing { drain_at: &mut drain_at, lifecycle: &lifecycle, timeout };
+                            Box::pin(wait.finish(send, shut.as_mut(), shutting_down.as_mut())).await
                         }
                     }
-                }
                 };
                 match written {
                     Ok(Ok(())) => {
@@ -137,7 +131,54 @@ pub(crate) async fn drive<S: Socket, T: Transport>(
         }
     };
     // The ending is rare and has futures of its own: kept out of the state every open connection holds.
-    Box::pin(finish(transport, connection, batch, reason, peer)).await;
+    Box::pin(finish(transport, connection, batch, reason)).await;
+}
+
+/// Polls `fut` once: its output if it is ready at once.
+async fn poll_once<F: Future>(fut: Pin<&mut F>) -> Option<F::Output> {
+    let mut fut = Some(fut);
+    poll_fn(|cx| {
+        Poll::Ready(fut.take().and_then(|f| match f.poll(cx) {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => None,
+        }))
+    })
+    .await
+}
+
+/// A write the client has not taken yet.
+struct Writing<'a> {
+    drain_at: &'a mut Option<Instant>,
+    lifecycle: &'a Lifecycle,
+    timeout: Duration,
+}
+
+impl Writing<'_> {
+    /// Waits for `send` to finish, unless a close request (`shut`), the write timeout or this connection's drain
+    /// turn comes first: a client that stopped reading must not hold its connection open.
+    async fn finish(
+        self,
+        mut send: Pin<&mut impl Future<Output = Result<(), Gone>>>,
+        mut shut: Pin<&mut impl Future<Output = CloseReason>>,
+        mut shutting_down: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<Result<(), Gone>, CloseReason> {
+        let write_deadline = Instant::now() + self.timeout;
+        loop {
+            let deadline = self.drain_at.map_or(write_deadline, |at| at.min(write_deadline));
+            tokio::select! {
+                biased;
+                reason = &mut shut => return Err(reason),
+                result = &mut send => return Ok(result),
+                () = &mut shutting_down, if self.drain_at.is_none() => {
+                    *self.drain_at = Some(Instant::now() + self.lifecycle.drain_delay());
+                }
+                () = sleep_until(deadline) => {
+                    crate::metrics::metrics().slow_clients.increment(1);
+                    return Err(CloseReason::WriteTimeout);
+                }
+            }
+        }
+    }
 }
 
 /// Ends the channels and the transport. At shutdown the channels terminate first and finish what they were
@@ -147,8 +188,8 @@ async fn finish<S: Socket, T: Transport>(
     mut connection: Connection<S>,
     mut batch: VecDeque<Frame>,
     reason: Option<CloseReason>,
-    peer: SocketAddr,
 ) {
+    let peer = transport.peer();
     if let Some(reason) = reason {
         tracing::info!(%peer, reason = reason.as_str(), "closing connection");
     }

@@ -131,7 +131,7 @@ impl<S: Socket> LongPoll<S> {
             let _guard = guard;
             let metrics = crate::metrics::metrics();
             metrics.longpoll_connections.increment(1.0);
-            drive(transport, connection, lifecycle, peer).await;
+            drive(transport, connection, lifecycle).await;
             metrics.longpoll_connections.decrement(1.0);
         });
         status_body(410, Some(&token), Some(&[]))
@@ -181,6 +181,10 @@ impl<S: Socket> Transport for SessionTransport<S> {
         }
         let at = *self.session.last_poll.lock().unwrap_or_else(|e| e.into_inner()) + session_timeout;
         (now < at).then_some(at)
+    }
+
+    fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     async fn close(self, _reason: Option<CloseReason>) {

@@ -28,7 +28,7 @@ use crate::connection::{Connection, SocketShared};
 use crate::lifecycle::Lifecycle;
 use crate::outbox::{CloseReason, Outbox};
 use crate::serializer::{Frame, Serializer};
-use crate::socket::{ConnectParams, Socket};
+use crate::socket::{ConnectParams, Socket, SocketConfig};
 
 /// The subprotocol prefix phoenix.js uses to carry `authToken`.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
@@ -60,30 +60,26 @@ pub(crate) async fn upgrade<S: Socket>(
         Err(Refused::Crashed) => return status_response(StatusCode::INTERNAL_SERVER_ERROR, ""),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let config = shared.config.clone();
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(config.read_buffer_size)
-        .write_buffer_size(16 << 10)
-        .max_write_buffer_size((16 << 10) + config.max_frame_size)
-        .max_message_size(Some(config.max_frame_size))
-        .max_frame_size(Some(config.max_frame_size));
     let guard = lifecycle.track();
+    // Everything the task keeps lives as long as the connection: settings are read from `shared` when needed,
+    // not copied into it.
     tokio::spawn(async move {
         let _guard = guard;
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(e) => return tracing::debug!(%peer, "upgrade failed: {e}"),
         };
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
-        let outbox = Outbox::new(serializer, &config);
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config(&shared.config)));
+        let (ws, outbox) = (ws.await, Outbox::new(serializer, &shared.config));
+        let idle_timeout = shared.config.idle_timeout;
         let connection = Connection::new(assigns, outbox, shared);
         tracing::info!(%peer, ?serializer, "connected");
         let metrics = crate::metrics::metrics();
         metrics.websocket_connections.increment(1.0);
         let (sink, stream) = ws.split();
-        let idle_timeout = config.idle_timeout;
         let transport = WebSocket { sink, stream, serializer, idle_timeout, last_seen: Instant::now(), peer };
-        drive(transport, connection, lifecycle, peer).await;
+        drive(transport, connection, lifecycle).await;
         metrics.websocket_connections.decrement(1.0);
     });
 
@@ -98,6 +94,16 @@ pub(crate) async fn upgrade<S: Socket>(
         headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("phoenix"));
     }
     response
+}
+
+/// A small read buffer (most sockets idle, most messages small) and the socket's frame limit.
+fn ws_config(config: &SocketConfig) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(config.read_buffer_size)
+        .write_buffer_size(16 << 10)
+        .max_write_buffer_size((16 << 10) + config.max_frame_size)
+        .max_message_size(Some(config.max_frame_size))
+        .max_frame_size(Some(config.max_frame_size))
 }
 
 /// The `Sec-WebSocket-Key` of a well-formed upgrade request, or why it is not one.
@@ -202,6 +208,10 @@ impl Transport for WebSocket {
     fn idle_deadline(&self, now: Instant) -> Option<Instant> {
         let at = self.last_seen + self.idle_timeout;
         (now < at).then_some(at)
+    }
+
+    fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     async fn close(mut self, reason: Option<CloseReason>) {
