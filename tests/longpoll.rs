@@ -1,5 +1,6 @@
-//! The LongPoll transport over raw HTTP: every status Phoenix answers, sessions, batches, expiry, and a
-//! LongPoll client chatting with a WebSocket client.
+//! The LongPoll transport over raw HTTP: every status Phoenix answers, sessions, batches, expiry, a LongPoll
+//! client chatting with a WebSocket client, and the limits hostile clients meet (body and frame sizes,
+//! malformed lines).
 
 mod support;
 
@@ -11,10 +12,12 @@ use channels::payload::Payload;
 use channels::socket::{Router, SocketConfig};
 use serde_json::{Value, json};
 use support::http::Response;
+use support::process::ServerProcess;
 use support::server::TestServer;
 use support::sockets::Routes;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::timeout;
 
 enum App {}
 
@@ -60,8 +63,15 @@ impl Channel for RoomChannel {
 
 const WINDOW: Duration = Duration::from_millis(400);
 
+fn config() -> SocketConfig {
+    SocketConfig::default().longpoll(true).longpoll_window(WINDOW)
+}
+
 async fn start() -> TestServer {
-    let config = SocketConfig::default().longpoll(true).longpoll_window(WINDOW);
+    start_with(config()).await
+}
+
+async fn start_with(config: SocketConfig) -> TestServer {
     TestServer::serve(Endpoint::builder().socket::<UserSocket>("/socket", config).build()).await
 }
 
@@ -79,7 +89,13 @@ fn messages(r: &Response) -> Vec<Value> {
 /// The LongPoll requests of this file's tests.
 impl TestServer {
     async fn get(&self, query: &str) -> Response {
-        self.request("GET", &format!("/socket/longpoll?{query}"), &[], "").await
+        self.get_from("127.0.0.1", query).await
+    }
+
+    /// A GET from the local address `from`.
+    async fn get_from(&self, from: &str, query: &str) -> Response {
+        let path = format!("/socket/longpoll?{query}");
+        support::http::request_from(from.parse().unwrap(), self.addr, "GET", &path, &[], "").await
     }
 
     /// Opens a session and returns its token.
@@ -285,4 +301,89 @@ async fn an_aborted_poll_does_not_keep_the_session_alive() {
         tokio::time::timeout(Duration::from_secs(5), terminations.recv()).await.expect("the session expired").unwrap();
     assert_eq!(b.payload.deserialize::<Value>().unwrap(), json!({"reason": "Closed"}));
     assert_eq!(server.poll(&token).await.json()["status"], 410);
+}
+
+/// The payload of the next broadcast of `subscription`, within a second.
+async fn next_broadcast(subscription: &mut channels::pubsub::Subscription) -> Value {
+    let b = timeout(Duration::from_secs(1), subscription.recv()).await.expect("a broadcast in time").unwrap();
+    b.payload.deserialize().unwrap()
+}
+
+/// Posts `refused` between two lines broadcasting to `topic`, from a session that joined it: the answer has
+/// `status`, the line before is dispatched, the session ends and the line after never runs.
+async fn refused_between_two_lines(server: &TestServer, topic: &str, refused: &str, status: u16) {
+    let mut room = server.endpoint.pubsub().subscribe(topic, 8);
+    let mut terminations = server.endpoint.pubsub().subscribe("terminations", 8);
+    let token = server.open_joined("vsn=2.0.0", topic).await;
+    let before = format!(r#"["1","2","{topic}","new_msg",{{"body":"before"}}]"#);
+    let after = format!(r#"["1","3","{topic}","new_msg",{{"body":"after"}}]"#);
+    let body = [before.as_str(), refused, &after].join("\n");
+    assert_eq!(server.post(&token, "application/x-ndjson", &body).await, json!({"status": status}));
+    assert_eq!(next_broadcast(&mut room).await, json!({"body": "before"}));
+    assert_eq!(next_broadcast(&mut terminations).await, json!({"reason": "Closed"}));
+    assert!(timeout(Duration::from_millis(200), room.recv()).await.is_err(), "the line after ran");
+    assert_eq!(server.poll(&token).await.json()["status"], 410);
+}
+
+#[tokio::test]
+async fn a_frame_over_the_limit_answers_413_after_the_lines_before_and_ends_the_session() {
+    let server = start_with(config().max_frame_size(1024)).await;
+    let big = format!(r#"["1","4","room:big","new_msg",{{"body":"{}"}}]"#, "x".repeat(2000));
+    refused_between_two_lines(&server, "room:big", &big, 413).await;
+
+    // A base64 line counts by its decoded size: 1,368 digits are 1,026 bytes, over the limit; 1,364 are 1,023
+    // zero bytes, a binary push (to an empty topic) within it.
+    let token = server.open("vsn=2.0.0").await;
+    assert_eq!(server.post(&token, "application/x-ndjson", &"A".repeat(1368)).await, json!({"status": 413}));
+    let token = server.open("vsn=2.0.0").await;
+    assert_eq!(server.post(&token, "application/x-ndjson", &"A".repeat(1364)).await, json!({"status": 200}));
+}
+
+#[tokio::test]
+async fn a_malformed_line_answers_400_after_the_lines_before_and_ends_the_session() {
+    let server = start().await;
+    refused_between_two_lines(&server, "room:bad", "%%%", 400).await;
+
+    // A body that is one frame (not ndjson) and not a valid one: the same answer.
+    let token = server.open("vsn=2.0.0").await;
+    assert_eq!(server.post(&token, "application/json", "[\"1\",\"2\"").await, json!({"status": 400}));
+    assert_eq!(server.poll(&token).await.json()["status"], 410);
+}
+
+#[tokio::test]
+async fn a_huge_slow_post_is_refused_at_the_body_cap_and_never_held_whole() {
+    let server = ServerProcess::start("conformance");
+    let open = support::http::request(server.addr(), "GET", "/socket/longpoll?vsn=2.0.0", &[], "").await;
+    let token = open.json()["token"].as_str().unwrap().to_owned();
+    let rss = server.rss_kib();
+    let (mut read, mut write) = TcpStream::connect(server.addr()).await.unwrap().into_split();
+    let head = format!(
+        "POST /socket/longpoll?vsn=2.0.0&token={token} HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: 1000000000\r\n\r\n"
+    );
+    write.write_all(head.as_bytes()).await.unwrap();
+    // Up to 160 MiB of the announced 1 GB, 64 KiB per millisecond, until the server stops reading.
+    let line = "[null,\"1\",\"phoenix\",\"heartbeat\",{}]\n";
+    let chunk = line.repeat((64 << 10) / line.len());
+    let (mut sent, mut peak) = (0, rss);
+    while sent < 160 << 20 {
+        let written = timeout(Duration::from_secs(5), write.write_all(chunk.as_bytes())).await;
+        if !matches!(written, Ok(Ok(()))) {
+            break;
+        }
+        sent += chunk.len();
+        if sent % (4 << 20) < chunk.len() {
+            peak = peak.max(server.rss_kib());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    peak = peak.max(server.rss_kib());
+    println!("sent {} KiB; RSS {rss} KiB, at most {peak} KiB while sending", sent >> 10);
+    assert!(peak - rss < 24 << 10, "RSS grew from {rss} KiB to {peak} KiB");
+    assert!(sent < 16 << 20, "the server read {} KiB", sent >> 10);
+    // The answer came before the connection closed (a reset may follow it).
+    let mut raw = Vec::new();
+    let _ = timeout(Duration::from_secs(5), read.read_to_end(&mut raw)).await.expect("the server closes");
+    let answer = support::http::parse(&String::from_utf8_lossy(&raw));
+    assert_eq!((answer.status, answer.json()), (200, json!({"status": 413})));
 }

@@ -24,6 +24,7 @@ pub struct SocketConfig {
     pub(crate) read_buffer_size: usize,
     pub(crate) longpoll: bool,
     pub(crate) longpoll_window: Duration,
+    pub(crate) longpoll_max_body: usize,
     pub(crate) check_origin: CheckOrigin,
     pub(crate) max_topic_length: usize,
     pub(crate) max_event_length: usize,
@@ -43,6 +44,7 @@ impl Default for SocketConfig {
             read_buffer_size: 1 << 10,
             longpoll: false,
             longpoll_window: Duration::from_secs(10),
+            longpoll_max_body: 8_000_000,
             check_origin: CheckOrigin::default(),
             max_topic_length: 1024,
             max_event_length: 255,
@@ -103,6 +105,14 @@ impl SocketConfig {
     /// polled for 1.5 windows ends. Default 10 s.
     pub fn longpoll_window(mut self, window: Duration) -> Self {
         self.longpoll_window = window;
+        self
+    }
+
+    /// The largest LongPoll POST body, in bytes; each frame in it is also held to `max_frame_size` (a base64
+    /// binary line by its decoded size). Past either the body is no longer read: `{"status":413}`, and the
+    /// session ends once the frames before are dispatched. Default 8,000,000, as Plug's `read_body` in Phoenix.
+    pub fn longpoll_max_body(mut self, bytes: usize) -> Self {
+        self.longpoll_max_body = bytes;
         self
     }
 

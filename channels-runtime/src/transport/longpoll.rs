@@ -6,6 +6,9 @@
 //! [`Connection`] a WebSocket has, so channels, PubSub and serializers are shared; frames wait in a bounded
 //! buffer between polls and are never lost while the session lives. A session nobody polls for 1.5 windows
 //! ends, and its channels terminate.
+//!
+//! A POST body is decoded as it arrives, within a cap on the body and `max_frame_size` per frame, and never
+//! buffered whole.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -14,13 +17,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use tokio::sync::{Notify, oneshot};
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use warp::reply::Response;
 
@@ -35,7 +38,7 @@ use crate::serializer::{Frame, Message, Serializer};
 use crate::socket::{ConnectParams, Socket};
 use crate::token::{MaxAge, Token};
 
-/// The most ndjson lines one POST dispatches, as Phoenix.
+/// The most ndjson lines one POST dispatches, as phoenix.js batches them.
 const MAX_LINES: usize = 100;
 /// The salt of session tokens.
 const TOKEN_SALT: &str = "channels longpoll session";
@@ -64,6 +67,8 @@ struct Session {
 
 struct Post {
     messages: Vec<Message>,
+    /// Why the session ends once `messages` are dispatched: the rest of the POST was refused.
+    refused: Option<CloseReason>,
     dispatched: oneshot::Sender<()>,
 }
 
@@ -82,7 +87,7 @@ impl<S: Socket> LongPoll<S> {
         match (req.method().clone(), session) {
             (Method::GET, Some((token, session))) => poll(&token, &session, self.shared.config.longpoll_window).await,
             (Method::GET, None) => self.open(req, peer).await,
-            (_, Some((_, session))) => publish(req, &session, &self.shared.config).await,
+            (_, Some((_, session))) => publish(req, peer, &session, &self.shared.config).await,
             (_, None) => status_body(410, None, None),
         }
     }
@@ -126,7 +131,7 @@ impl<S: Socket> LongPoll<S> {
         tracing::info!(%peer, ?serializer, "long-poll session opened");
         let guard = self.lifecycle.track();
         let lifecycle = self.lifecycle.clone();
-        let transport = SessionTransport { longpoll: self, session, peer };
+        let transport = SessionTransport { longpoll: self, session, peer, refused: None };
         tokio::spawn(async move {
             let _guard = guard;
             let metrics = crate::metrics::metrics();
@@ -143,6 +148,8 @@ struct SessionTransport<S> {
     longpoll: Arc<LongPoll<S>>,
     session: Arc<Session>,
     peer: SocketAddr,
+    /// Why the session ends, after the batch last handed over.
+    refused: Option<CloseReason>,
 }
 
 impl<S: Socket> Transport for SessionTransport<S> {
@@ -167,8 +174,14 @@ impl<S: Socket> Transport for SessionTransport<S> {
     }
 
     async fn recv(&mut self) -> Inbound {
+        if let Some(reason) = self.refused.take() {
+            return Inbound::Refused(reason);
+        }
         match self.session.inbox.recv().await {
-            Some(post) => Inbound::Batch(post.messages, post.dispatched),
+            Some(post) => {
+                self.refused = post.refused;
+                Inbound::Batch(post.messages, post.dispatched)
+            }
             None => Inbound::Gone,
         }
     }
@@ -236,67 +249,193 @@ impl Drop for Polling<'_> {
     }
 }
 
-/// Answers a POST: decodes the frames and waits until the session has dispatched them.
-async fn publish(req: Request<Incoming>, session: &Session, config: &SocketConfig) -> Response {
-    let max_frame_size = config.max_frame_size;
+/// Answers a POST: decodes the frames as the body arrives, then waits until the session has dispatched them.
+async fn publish(req: Request<Incoming>, peer: SocketAddr, session: &Session, config: &SocketConfig) -> Response {
     let ndjson = header_str(req.headers(), header::CONTENT_TYPE.as_str()) == Some("application/x-ndjson");
-    // A batch of 100 frames of the largest allowed size, as base64, at most.
-    let limit = if ndjson { max_frame_size.saturating_mul(MAX_LINES).saturating_mul(4) / 3 } else { max_frame_size };
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) => {
-            tracing::warn!("long-poll POST body refused: {e}");
-            return error_body(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    let mut frames =
+        BodyFrames::new(ndjson, session.outbox.serializer, config.longpoll_max_body, config.max_frame_size);
+    let mut body = req.into_body();
+    // Past a refusal nothing more is read: the connection closes after the answer.
+    let refusal = loop {
+        match body.frame().await {
+            None => break frames.finish().err(),
+            Some(Ok(frame)) => {
+                if let Ok(Err(refusal)) = frame.into_data().map(|data| frames.push(data)) {
+                    break Some(refusal);
+                }
+            }
+            // The client went away, or sent no valid HTTP body: nothing of it is dispatched.
+            Some(Err(e)) => {
+                tracing::debug!(%peer, "long-poll POST body not received: {e}");
+                return status_body(400, None, None);
+            }
         }
     };
-    let messages = match decode_body(&body, ndjson, session.outbox.serializer) {
-        Ok(messages) => messages,
-        Err(e) => {
-            tracing::warn!("long-poll POST refused: {e}");
-            return error_body(StatusCode::BAD_REQUEST, &e);
+    // The frames before a refused one are dispatched, then the session ends, as a WebSocket handles the frames
+    // before one it refuses and closes (1009, 1011). Phoenix's session crashes on a malformed line too; and
+    // phoenix.js drops its session on any POST status but 200, reconnecting with a new one.
+    let (status, refused) = match &refusal {
+        None => (200, None),
+        Some(refusal) => {
+            tracing::warn!(%peer, "long-poll POST refused: {refusal}");
+            let metrics = crate::metrics::metrics();
+            match refusal {
+                BodyRefusal::BodyTooLarge | BodyRefusal::FrameTooLarge => {
+                    metrics.longpoll_posts_too_large.increment(1);
+                    (413, Some(CloseReason::FrameTooBig))
+                }
+                BodyRefusal::Malformed(_) => {
+                    metrics.longpoll_posts_malformed.increment(1);
+                    (400, Some(CloseReason::MalformedFrame))
+                }
+            }
         }
     };
-    if messages.is_empty() {
+    if frames.messages.is_empty() && refused.is_none() {
         return status_body(200, None, None);
     }
     let (dispatched, done) = oneshot::channel();
+    let post = Post { messages: frames.messages, refused, dispatched };
     let deadline = Instant::now() + config.longpoll_window;
-    let queued = tokio::time::timeout_at(deadline, session.inbox.push(Post { messages, dispatched })).await;
-    match queued {
+    match timeout_at(deadline, session.inbox.push(post)).await {
         Err(_) => return status_body(408, None, None),
         Ok(Err(_)) => return status_body(410, None, None),
         Ok(Ok(())) => {}
     }
-    match tokio::time::timeout_at(deadline, done).await {
-        Ok(Ok(())) => status_body(200, None, None),
+    match timeout_at(deadline, done).await {
+        Ok(Ok(())) => status_body(status, None, None),
         Ok(Err(_)) => status_body(410, None, None),
         Err(_) => status_body(408, None, None),
     }
 }
 
-/// The frames of a POST body: one text frame, or ndjson lines (text frames start with `[`, other lines are
-/// base64 binary frames), at most [`MAX_LINES`] of them as Phoenix.
+/// Why a POST body was refused.
+#[derive(Debug)]
+pub(crate) enum BodyRefusal {
+    /// The body is over `longpoll_max_body`.
+    BodyTooLarge,
+    /// A frame is over `max_frame_size`.
+    FrameTooLarge,
+    /// A frame is not one: not UTF-8, not base64, or not a message.
+    Malformed(String),
+}
+
+impl std::fmt::Display for BodyRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyRefusal::BodyTooLarge => f.write_str("body too large"),
+            BodyRefusal::FrameTooLarge => f.write_str("frame too large"),
+            BodyRefusal::Malformed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The frames of a POST body, decoded as the body arrives: one text frame, or ndjson lines (text frames start
+/// with `[`, other lines are base64 binary frames), at most [`MAX_LINES`] of them as Phoenix. Only the line
+/// being received is buffered, and a body or frame over its limit is refused before the rest is read.
+pub(crate) struct BodyFrames {
+    serializer: Serializer,
+    ndjson: bool,
+    max_body: usize,
+    max_frame_size: usize,
+    received: usize,
+    /// The line received so far; without ndjson, the body.
+    partial: BytesMut,
+    lines: usize,
+    /// The frames decoded so far, in order.
+    messages: Vec<Message>,
+}
+
+impl BodyFrames {
+    pub(crate) fn new(ndjson: bool, serializer: Serializer, max_body: usize, max_frame_size: usize) -> Self {
+        let (received, lines, messages) = (0, 0, Vec::new());
+        BodyFrames { serializer, ndjson, max_body, max_frame_size, received, partial: BytesMut::new(), lines, messages }
+    }
+
+    /// Takes the next piece of the body.
+    pub(crate) fn push(&mut self, mut chunk: Bytes) -> Result<(), BodyRefusal> {
+        self.received = self.received.saturating_add(chunk.len());
+        if self.received > self.max_body {
+            return Err(BodyRefusal::BodyTooLarge);
+        }
+        if self.ndjson {
+            while let Some(end) = chunk.iter().position(|b| *b == b'\n') {
+                let mut line = chunk.split_to(end + 1);
+                line.truncate(end);
+                if !self.partial.is_empty() {
+                    self.partial.extend_from_slice(&line);
+                    line = self.partial.split().freeze();
+                }
+                self.line(line)?;
+            }
+        }
+        // Lines past the last one dispatched are read, not kept.
+        if self.lines < MAX_LINES {
+            self.partial.extend_from_slice(&chunk);
+            if self.too_large(&self.partial) {
+                return Err(BodyRefusal::FrameTooLarge);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes what the end of the body completes: the last line, or the one frame.
+    pub(crate) fn finish(&mut self) -> Result<(), BodyRefusal> {
+        let rest = self.partial.split().freeze();
+        if self.ndjson {
+            return self.line(rest);
+        }
+        let message = self.decode(&rest)?;
+        self.messages.push(message);
+        Ok(())
+    }
+
+    fn line(&mut self, line: Bytes) -> Result<(), BodyRefusal> {
+        let line = match line.strip_suffix(b"\r") {
+            Some(stripped) => line.slice(..stripped.len()),
+            None => line,
+        };
+        if line.is_empty() || self.lines >= MAX_LINES {
+            return Ok(());
+        }
+        if self.too_large(&line) {
+            return Err(BodyRefusal::FrameTooLarge);
+        }
+        self.lines += 1;
+        let message = self.decode(&line)?;
+        self.messages.push(message);
+        Ok(())
+    }
+
+    fn is_text(&self, frame: &[u8]) -> bool {
+        !self.ndjson || frame.starts_with(b"[")
+    }
+
+    /// Whether `frame`, whole or its beginning, is over `max_frame_size`: a base64 line by its decoded size.
+    fn too_large(&self, frame: &[u8]) -> bool {
+        let frame = frame.strip_suffix(b"\r").unwrap_or(frame);
+        let size = if self.is_text(frame) { frame.len() } else { frame.len() / 4 * 3 };
+        size > self.max_frame_size
+    }
+
+    fn decode(&self, frame: &Bytes) -> Result<Message, BodyRefusal> {
+        let malformed = |why: &str| BodyRefusal::Malformed(why.to_owned());
+        let text = std::str::from_utf8(frame).map_err(|_| malformed("a frame is not UTF-8"))?;
+        let decoded = if self.is_text(frame) {
+            self.serializer.decode_text(text)
+        } else {
+            let bytes = crate::base64::decode(text).ok_or_else(|| malformed("a line is neither a frame nor base64"))?;
+            self.serializer.decode_binary(Bytes::from(bytes))
+        };
+        decoded.map_err(|e| BodyRefusal::Malformed(e.to_string()))
+    }
+}
+
+/// The frames of a whole POST body, without size limits.
 pub(crate) fn decode_body(body: &Bytes, ndjson: bool, serializer: Serializer) -> Result<Vec<Message>, String> {
-    fn text(bytes: &[u8]) -> Result<&str, String> {
-        std::str::from_utf8(bytes).map_err(|_| "a frame is not UTF-8".to_owned())
-    }
-    if !ndjson {
-        return Ok(vec![serializer.decode_text(text(body)?).map_err(|e| e.to_string())?]);
-    }
-    body.split(|b| *b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter(|line| !line.is_empty())
-        .take(MAX_LINES)
-        .map(|line| {
-            let decoded = if line.starts_with(b"[") {
-                serializer.decode_text(text(line)?)
-            } else {
-                let bytes = crate::base64::decode(text(line)?).ok_or("a line is neither a frame nor base64")?;
-                serializer.decode_binary(Bytes::from(bytes))
-            };
-            decoded.map_err(|e| e.to_string())
-        })
-        .collect()
+    let mut frames = BodyFrames::new(ndjson, serializer, usize::MAX, usize::MAX);
+    frames.push(body.clone()).and_then(|()| frames.finish()).map_err(|e| e.to_string())?;
+    Ok(frames.messages)
 }
 
 /// `{"status":403}`, for a refused origin.
@@ -317,17 +456,9 @@ fn status_body(status: u16, token: Option<&str>, messages: Option<&[Utf8Bytes]>)
         body.push_str(&serde_json::to_string(&texts).expect("strings serialize"));
     }
     body.push('}');
-    json_response(StatusCode::OK, body)
-}
-
-fn error_body(status: StatusCode, error: &str) -> Response {
-    json_response(status, serde_json::json!({"status": status.as_u16(), "error": error}).to_string())
-}
-
-fn json_response(status: StatusCode, body: String) -> Response {
     let mut response = Response::new(body.into());
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
-    with_cors(response, status)
+    with_cors(response, StatusCode::OK)
 }
 
 fn with_cors(mut response: Response, status: StatusCode) -> Response {
@@ -373,5 +504,56 @@ mod tests {
         assert!(decode_body(&Bytes::from_static(b"%%%"), true, Serializer::V2).is_err());
         let single = Bytes::from_static(br#"{"topic":"t","event":"e","payload":{},"ref":"1"}"#);
         assert_eq!(decode_body(&single, false, Serializer::V1).unwrap().len(), 1);
+    }
+
+    /// Feeds `body` to a fresh [`BodyFrames`] in pieces of `size` bytes.
+    fn feed(body: &[u8], size: usize, max_body: usize, max_frame_size: usize) -> (BodyFrames, Result<(), String>) {
+        let mut frames = BodyFrames::new(true, Serializer::V2, max_body, max_frame_size);
+        let fed = body.chunks(size).try_for_each(|piece| frames.push(Bytes::copy_from_slice(piece)));
+        let result = fed.and_then(|()| frames.finish()).map_err(|e| e.to_string());
+        (frames, result)
+    }
+
+    #[test]
+    fn lines_split_across_pieces_decode_as_whole_ones() {
+        let body = b"[\"1\",\"1\",\"t\",\"phx_join\",{}]\r\n\nAAEBAQExMnRl\n[null,\"2\",\"t\",\"e\",{\"a\":1}]";
+        let whole = decode_body(&Bytes::from_static(body), true, Serializer::V2).unwrap();
+        for size in [1, 2, 3, 7, 64] {
+            let (frames, result) = feed(body, size, usize::MAX, usize::MAX);
+            assert_eq!(result, Ok(()));
+            let events: Vec<_> = frames.messages.iter().map(|m| (m.ref_.clone(), m.event.clone())).collect();
+            let expected: Vec<_> = whole.iter().map(|m| (m.ref_.clone(), m.event.clone())).collect();
+            assert_eq!(events, expected, "pieces of {size}");
+        }
+    }
+
+    #[test]
+    fn frames_and_bodies_over_their_limit_are_refused_before_they_end() {
+        let line = "[null,\"1\",\"phoenix\",\"heartbeat\",{}]\n";
+        // A text line over the frame limit, refused before its end arrives; the line before it is kept.
+        let body = format!("{line}[{}", "1,".repeat(100));
+        let (frames, result) = feed(body.as_bytes(), 8, usize::MAX, 64);
+        assert_eq!((frames.messages.len(), result), (1, Err("frame too large".to_owned())));
+        // Base64 by its decoded size: 84 digits are 63 bytes, 88 are 66.
+        let too_large = Err("frame too large".to_owned());
+        assert_ne!(feed(&[b'A'; 84], 8, usize::MAX, 64).1, too_large);
+        assert_eq!(feed(&[b'A'; 88], 8, usize::MAX, 64).1, too_large);
+        // The body cap counts every byte, lines past the 100th included.
+        let many = line.repeat(150);
+        assert_eq!(feed(many.as_bytes(), 100, many.len(), 64).1, Ok(()));
+        let (frames, result) = feed(many.as_bytes(), 100, many.len() - 1, 64);
+        assert_eq!((frames.messages.len(), result), (MAX_LINES, Err("body too large".to_owned())));
+        // Without ndjson the body is one frame.
+        let mut single = BodyFrames::new(false, Serializer::V2, usize::MAX, 8);
+        assert!(single.push(Bytes::from_static(b"[null,\"1\"")).is_err());
+    }
+
+    #[test]
+    fn the_lines_before_a_malformed_one_are_kept() {
+        let body = b"[null,\"1\",\"t\",\"a\",{}]\n[null,\"2\",\"t\",\"b\",{}]\n%%%\n[null,\"3\",\"t\",\"c\",{}]\n";
+        let (frames, result) = feed(body, 5, usize::MAX, usize::MAX);
+        assert_eq!(result, Err("a line is neither a frame nor base64".to_owned()));
+        let events: Vec<&str> = frames.messages.iter().map(|m| m.event.as_str()).collect();
+        assert_eq!(events, ["a", "b"]);
     }
 }
