@@ -1,9 +1,11 @@
 //! The LongPoll transport over raw HTTP: every status Phoenix answers, sessions, batches, expiry, a LongPoll
-//! client chatting with a WebSocket client, and the limits hostile clients meet (body and frame sizes,
-//! malformed lines).
+//! client chatting with a WebSocket client, and the limits hostile clients meet (session caps, body and frame
+//! sizes, malformed lines).
 
 mod support;
 
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult, TerminateReason};
@@ -348,6 +350,96 @@ async fn a_malformed_line_answers_400_after_the_lines_before_and_ends_the_sessio
     let token = server.open("vsn=2.0.0").await;
     assert_eq!(server.post(&token, "application/json", "[\"1\",\"2\"").await, json!({"status": 400}));
     assert_eq!(server.poll(&token).await.json()["status"], 410);
+}
+
+#[tokio::test]
+async fn sessions_are_capped_in_all_and_per_address_and_unused_ones_give_their_place_back() {
+    let server = start_with(config().longpoll_max_sessions(3, 2)).await;
+    let opened = |r: Response| r.json()["token"].as_str().unwrap_or_else(|| panic!("not opened: {r:?}")).to_owned();
+    let used = opened(server.get_from("127.0.0.1", "vsn=2.0.0").await);
+    opened(server.get_from("127.0.0.1", "vsn=2.0.0").await);
+    assert_eq!(server.get_from("127.0.0.1", "vsn=2.0.0").await.json(), json!({"status": 403}), "per address");
+    opened(server.get_from("127.0.0.2", "vsn=2.0.0").await);
+    assert_eq!(server.get_from("127.0.0.3", "vsn=2.0.0").await.json(), json!({"status": 403}), "in all");
+
+    // A session within the caps works; it stays while polled, the two never used expire.
+    let heartbeat = r#"[null,"7","phoenix","heartbeat",{}]"#;
+    assert_eq!(server.post(&used, "application/json", heartbeat).await, json!({"status": 200}));
+    assert_eq!(server.poll_frames(&used, 1).await[0][3], "phx_reply");
+    for _ in 0..2 {
+        assert_eq!(server.poll(&used).await.json()["status"], 204);
+    }
+    opened(server.get_from("127.0.0.3", "vsn=2.0.0").await);
+    opened(server.get_from("127.0.0.1", "vsn=2.0.0").await);
+    assert_eq!(server.get_from("127.0.0.1", "vsn=2.0.0").await.json(), json!({"status": 403}));
+    assert_eq!(server.post(&used, "application/json", heartbeat).await, json!({"status": 200}));
+    assert_eq!(server.poll_frames(&used, 1).await[0][3], "phx_reply");
+}
+
+/// Sends `n` session-opening GETs pipelined on one keep-alive connection from `from`; returns how many answers
+/// had each JSON status.
+async fn open_sessions(addr: SocketAddr, from: IpAddr, n: usize) -> BTreeMap<u64, usize> {
+    let (mut read, mut write) = support::http::connect_from(from, addr).await.into_split();
+    let writer = tokio::spawn(async move {
+        let gets = b"GET /socket/longpoll?vsn=2.0.0 HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
+        for _ in 0..n / 100 {
+            write.write_all(&gets).await.unwrap();
+        }
+        write
+    });
+    let (mut statuses, mut seen, mut unparsed) = (BTreeMap::new(), 0, String::new());
+    let mut buf = vec![0; 64 << 10];
+    while seen < n {
+        let read = timeout(Duration::from_secs(10), read.read(&mut buf)).await.expect("answers in time").unwrap();
+        assert!(read > 0, "closed after {seen} answers");
+        unparsed.push_str(std::str::from_utf8(&buf[..read]).unwrap());
+        let mut rest = unparsed.as_str();
+        while let Some(at) = rest.find("{\"status\":") {
+            let digits = &rest[at + 10..];
+            let Some(end) = digits.find(|c: char| !c.is_ascii_digit()) else { break };
+            *statuses.entry(digits[..end].parse().unwrap()).or_default() += 1;
+            seen += 1;
+            rest = &digits[end..];
+        }
+        unparsed = rest.to_owned();
+    }
+    drop(writer.await.unwrap());
+    statuses
+}
+
+#[tokio::test]
+async fn sessions_opened_in_a_loop_are_capped_cost_little_and_log_nothing() {
+    let server = ServerProcess::start("conformance");
+    let addr = server.addr();
+    let request = |from: &str, method: &'static str, path: String, body: &str| {
+        let (from, body) = (from.parse().unwrap(), body.to_owned());
+        async move { support::http::request_from(from, addr, method, &path, &[], &body).await.json() }
+    };
+    let heartbeat = r#"[null,"7","phoenix","heartbeat",{}]"#;
+    let early = request("127.0.0.1", "GET", "/socket/longpoll?vsn=2.0.0".into(), "").await;
+    let early = format!("/socket/longpoll?vsn=2.0.0&token={}", early["token"].as_str().unwrap());
+    let (rss, log_lines) = (server.rss_kib(), server.logs().lines().count());
+
+    // 20,000 sessions asked for from one address, on 4 keep-alive connections.
+    let floods = (0..4).map(|_| open_sessions(addr, "127.0.0.1".parse().unwrap(), 5_000));
+    let mut statuses = BTreeMap::new();
+    for flood in futures_util::future::join_all(floods).await {
+        flood.into_iter().for_each(|(status, n)| *statuses.entry(status).or_default() += n);
+    }
+    let grown = server.rss_kib().saturating_sub(rss);
+    println!("statuses {statuses:?}; RSS {rss} KiB, then {} KiB", rss + grown);
+    assert_eq!(statuses, BTreeMap::from([(403, 19_001), (410, 999)]), "1,000 sessions per address by default");
+    assert!(grown < 16 << 10, "RSS grew by {grown} KiB");
+    let logs = server.logs();
+    assert!(logs.lines().count() <= log_lines + 5, "the log grows per session:\n{logs}");
+
+    // The session opened before still works, and a client from another address opens one.
+    assert_eq!(request("127.0.0.1", "POST", early.clone(), heartbeat).await, json!({"status": 200}));
+    assert_eq!(request("127.0.0.1", "GET", early, "").await["status"], 200);
+    let other = request("127.0.0.2", "GET", "/socket/longpoll?vsn=2.0.0".into(), "").await;
+    let other = format!("/socket/longpoll?vsn=2.0.0&token={}", other["token"].as_str().unwrap());
+    assert_eq!(request("127.0.0.2", "POST", other.clone(), heartbeat).await, json!({"status": 200}));
+    assert_eq!(request("127.0.0.2", "GET", other, "").await["status"], 200);
 }
 
 #[tokio::test]

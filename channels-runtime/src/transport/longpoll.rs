@@ -2,19 +2,20 @@
 //!
 //! A GET without a session token runs `connect` and opens a session (`{"status":410,"token":..}`); a GET with
 //! the token waits up to the poll window for frames; a POST publishes one frame, or up to 100 ndjson lines.
-//! Every answer is HTTP 200 with the real status in the JSON body. A session is a task owning the same
-//! [`Connection`] a WebSocket has, so channels, PubSub and serializers are shared; frames wait in a bounded
-//! buffer between polls and are never lost while the session lives. A session nobody polls for 1.5 windows
-//! ends, and its channels terminate.
+//! Every answer is HTTP 200 with the real status in the JSON body. A session owns the same [`Connection`] a
+//! WebSocket has, so channels, PubSub and serializers are shared; frames wait in a bounded buffer between polls
+//! and are never lost while the session lives. A session nobody polls for 1.5 windows ends, and its channels
+//! terminate.
 //!
-//! A POST body is decoded as it arrives, within a cap on the body and `max_frame_size` per frame, and never
-//! buffered whole.
+//! Hostile clients meet limits: sessions are capped in all and per client address, and a session runs no task
+//! before its first poll or post, so opening sessions in a loop holds little; a POST body is decoded as it
+//! arrives, within a cap on the body and `max_frame_size` per frame, and never buffered whole.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -43,16 +44,28 @@ const MAX_LINES: usize = 100;
 /// The salt of session tokens.
 const TOKEN_SALT: &str = "channels longpoll session";
 
-pub(crate) struct LongPoll<S> {
+pub(crate) struct LongPoll<S: Socket> {
     shared: Arc<SocketShared<S>>,
     secret: String,
     lifecycle: Lifecycle,
-    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    sessions: Mutex<Sessions<S>>,
+}
+
+/// The open sessions, and what they count against the caps.
+struct Sessions<S: Socket> {
+    by_id: HashMap<String, Arc<Session<S>>>,
+    /// Sessions open or being opened, in all and per client address.
+    total: usize,
+    per_address: HashMap<IpAddr, usize>,
+    /// Sessions in the order they opened, until they start. One never started has no task to notice it
+    /// expired: it ends here, when a later request sweeps.
+    unstarted: VecDeque<Arc<Session<S>>>,
 }
 
 /// What the HTTP handlers and the session task share.
-struct Session {
+struct Session<S: Socket> {
     id: String,
+    peer: SocketAddr,
     outbox: Arc<Outbox>,
     /// Batches of client messages, each acknowledged once dispatched.
     inbox: Queue<Post>,
@@ -63,6 +76,8 @@ struct Session {
     last_poll: Mutex<Instant>,
     polling: AtomicUsize,
     ended: AtomicBool,
+    /// The connection, until the first poll or post starts its task: a session nobody uses costs no task.
+    connection: Mutex<Option<Connection<S>>>,
 }
 
 struct Post {
@@ -72,9 +87,17 @@ struct Post {
     dispatched: oneshot::Sender<()>,
 }
 
+/// Locks `mutex`; no lock here is held across code that can leave its data inconsistent, so poisoning is
+/// ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl<S: Socket> LongPoll<S> {
     pub(crate) fn new(shared: Arc<SocketShared<S>>, secret: &str, lifecycle: Lifecycle) -> Self {
-        LongPoll { shared, secret: secret.to_owned(), lifecycle, sessions: Mutex::default() }
+        let sessions =
+            Sessions { by_id: HashMap::new(), total: 0, per_address: HashMap::new(), unstarted: VecDeque::new() };
+        LongPoll { shared, secret: secret.to_owned(), lifecycle, sessions: Mutex::new(sessions) }
     }
 
     pub(crate) async fn serve(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response {
@@ -83,7 +106,7 @@ impl<S: Socket> LongPoll<S> {
             Method::GET | Method::POST => {}
             _ => return with_cors(Response::new(Default::default()), StatusCode::BAD_REQUEST),
         }
-        let session = self.session(&req);
+        let session = self.resume(&req);
         match (req.method().clone(), session) {
             (Method::GET, Some((token, session))) => poll(&token, &session, self.shared.config.longpoll_window).await,
             (Method::GET, None) => self.open(req, peer).await,
@@ -92,23 +115,47 @@ impl<S: Socket> LongPoll<S> {
         }
     }
 
-    /// The live session the request's token names, if any. The header wins over the query parameter.
-    fn session(&self, req: &Request<Incoming>) -> Option<(String, Arc<Session>)> {
+    /// Phoenix ends a session not polled for 1.5 windows.
+    fn session_timeout(&self) -> Duration {
+        self.shared.config.longpoll_window.mul_f32(1.5)
+    }
+
+    /// The live session the request's token names, if any, started if this is its first use. The header wins
+    /// over the query parameter.
+    fn resume(self: &Arc<Self>, req: &Request<Incoming>) -> Option<(String, Arc<Session<S>>)> {
         let from_query = || ConnectParams::from_query(req.uri().query().unwrap_or("")).get("token").map(str::to_owned);
         let token = header_str(req.headers(), "x-phoenix-longpoll-token").map(str::to_owned).or_else(from_query)?;
         let id: String = Token::verify(&self.secret, TOKEN_SALT, token.as_str(), MaxAge::Infinity).ok()?;
-        let session = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()?;
+        let (session, connection) = {
+            let mut sessions = lock(&self.sessions);
+            sessions.sweep(Instant::now(), self.session_timeout());
+            let session = sessions.by_id.get(&id).cloned()?;
+            let connection = lock(&session.connection).take();
+            (session, connection)
+        };
+        if let Some(connection) = connection {
+            self.clone().start(session.clone(), connection);
+        }
         Some((token, session))
     }
 
-    /// Runs `connect` and starts a session.
+    /// Runs `connect` and opens a session, unless the caps are reached.
     async fn open(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response {
+        let Some(place) = Place::take(&self, peer) else {
+            crate::metrics::metrics().longpoll_sessions_refused.increment(1);
+            let config = &self.shared.config;
+            let (max, per_address) = (config.longpoll_max_sessions, config.longpoll_max_sessions_per_address);
+            tracing::debug!(%peer, max, per_address, "long-poll session refused: too many sessions");
+            // phoenix.js closes on a 403 and reconnects after its backoff; its poll throws on a status it does
+            // not know (429, 503), which would leave the client stuck.
+            return forbidden();
+        };
         let params = ConnectParams::from_query(req.uri().query().unwrap_or(""));
         let auth_token = header_str(req.headers(), "x-phoenix-authtoken").map(str::to_owned);
         let info = connect_info(&req, peer, auth_token);
         let (serializer, assigns) = match connect::<S>(&params, &info, peer).await {
             Ok(accepted) => accepted,
-            Err(Refused::Forbidden) => return status_body(403, None, None),
+            Err(Refused::Forbidden) => return forbidden(),
             Err(Refused::Crashed) => {
                 return with_cors(Response::new(Default::default()), StatusCode::INTERNAL_SERVER_ERROR);
             }
@@ -116,22 +163,29 @@ impl<S: Socket> LongPoll<S> {
         let id = random_id();
         let token = Token::sign(&self.secret, TOKEN_SALT, &id);
         let outbox = Outbox::new(serializer, self.shared.config.outbox_capacity);
-        let session = Arc::new(Session {
-            id: id.clone(),
-            outbox: outbox.clone(),
+        let connection = Connection::new(assigns, outbox.clone(), self.shared.clone());
+        place.fill(Arc::new(Session {
+            id,
+            peer,
+            outbox,
             inbox: Queue::new(8),
             pending: Mutex::default(),
             ready: Notify::new(),
             last_poll: Mutex::new(Instant::now()),
             polling: AtomicUsize::new(0),
             ended: AtomicBool::new(false),
-        });
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id, session.clone());
-        let connection = Connection::new(assigns, outbox, self.shared.clone());
-        tracing::info!(%peer, ?serializer, "long-poll session opened");
+            connection: Mutex::new(Some(connection)),
+        }));
+        tracing::debug!(%peer, ?serializer, "long-poll session opened");
+        status_body(410, Some(&token), Some(&[]))
+    }
+
+    /// Runs a session's connection, from its first poll or post on.
+    fn start(self: Arc<Self>, session: Arc<Session<S>>, connection: Connection<S>) {
         let guard = self.lifecycle.track();
         let lifecycle = self.lifecycle.clone();
-        let transport = SessionTransport { longpoll: self, session, peer, refused: None };
+        let peer = session.peer;
+        let transport = SessionTransport { longpoll: self, session, refused: None };
         tokio::spawn(async move {
             let _guard = guard;
             let metrics = crate::metrics::metrics();
@@ -139,27 +193,119 @@ impl<S: Socket> LongPoll<S> {
             drive(transport, connection, lifecycle, peer).await;
             metrics.longpoll_connections.decrement(1.0);
         });
-        status_body(410, Some(&token), Some(&[]))
+    }
+}
+
+impl<S: Socket> Sessions<S> {
+    /// Counts a session of `address` in, unless that passes a cap.
+    fn reserve(&mut self, address: IpAddr, config: &SocketConfig) -> bool {
+        let count = self.per_address.get(&address).copied().unwrap_or(0);
+        if self.total >= config.longpoll_max_sessions || count >= config.longpoll_max_sessions_per_address {
+            return false;
+        }
+        self.per_address.insert(address, count + 1);
+        self.total += 1;
+        true
+    }
+
+    fn release(&mut self, address: IpAddr) {
+        self.total -= 1;
+        if let Some(count) = self.per_address.get_mut(&address) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_address.remove(&address);
+            }
+        }
+    }
+
+    fn insert(&mut self, session: Arc<Session<S>>) {
+        self.by_id.insert(session.id.clone(), session.clone());
+        self.unstarted.push_back(session);
+        // Started sessions leave the queue when they reach its front; behind a long-lived unstarted one they
+        // could pile up.
+        if self.unstarted.len() > 2 * self.total + 64 {
+            self.unstarted.retain(|session| lock(&session.connection).is_some());
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(session) = self.by_id.remove(id) {
+            self.release(client_address(session.peer.ip()));
+        }
+    }
+
+    /// Ends the sessions never started within `timeout` of opening; they expire in the order they opened.
+    fn sweep(&mut self, now: Instant, timeout: Duration) {
+        while let Some(front) = self.unstarted.front() {
+            let unused = {
+                let mut connection = lock(&front.connection);
+                if connection.is_some() && now < *lock(&front.last_poll) + timeout {
+                    break;
+                }
+                connection.take().is_some()
+            };
+            let front = self.unstarted.pop_front().expect("the front is there");
+            if unused {
+                self.remove(&front.id);
+            }
+        }
+    }
+}
+
+/// A session's place under the caps, taken before `connect` runs and given back unless a session fills it.
+struct Place<'a, S: Socket> {
+    longpoll: &'a LongPoll<S>,
+    peer: SocketAddr,
+    filled: bool,
+}
+
+impl<'a, S: Socket> Place<'a, S> {
+    fn take(longpoll: &'a LongPoll<S>, peer: SocketAddr) -> Option<Self> {
+        let mut sessions = lock(&longpoll.sessions);
+        sessions.sweep(Instant::now(), longpoll.session_timeout());
+        let taken = sessions.reserve(client_address(peer.ip()), &longpoll.shared.config);
+        taken.then(|| Place { longpoll, peer, filled: false })
+    }
+
+    fn fill(mut self, session: Arc<Session<S>>) {
+        lock(&self.longpoll.sessions).insert(session);
+        self.filled = true;
+    }
+}
+
+impl<S: Socket> Drop for Place<'_, S> {
+    fn drop(&mut self) {
+        if !self.filled {
+            lock(&self.longpoll.sessions).release(client_address(self.peer.ip()));
+        }
+    }
+}
+
+/// The address sessions are counted under. An IPv6 client commonly holds a whole /64, so a /64 counts as one.
+fn client_address(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        v4 => v4,
     }
 }
 
 /// A session's side of the connection: frames wait in `pending` for the next poll, posts arrive in `inbox`.
-struct SessionTransport<S> {
+struct SessionTransport<S: Socket> {
     longpoll: Arc<LongPoll<S>>,
-    session: Arc<Session>,
-    peer: SocketAddr,
+    session: Arc<Session<S>>,
     /// Why the session ends, after the batch last handed over.
     refused: Option<CloseReason>,
 }
 
 impl<S: Socket> Transport for SessionTransport<S> {
     async fn send(&mut self, frames: &mut VecDeque<Frame>) -> Result<(), Gone> {
-        let mut pending = self.session.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let peer = self.session.peer;
+        let mut pending = lock(&self.session.pending);
         for frame in frames.drain(..) {
             match frame {
                 Frame::Text(text) => pending.push_back(text),
                 Frame::Binary(_) => {
-                    tracing::warn!(peer = %self.peer, "binary frame dropped: LongPoll carries text frames only");
+                    tracing::warn!(%peer, "binary frame dropped: LongPoll carries text frames only");
                 }
             }
         }
@@ -167,7 +313,7 @@ impl<S: Socket> Transport for SessionTransport<S> {
         drop(pending);
         self.session.ready.notify_waiters();
         if overflow {
-            tracing::warn!(peer = %self.peer, "closing long-poll session: slow client");
+            tracing::warn!(%peer, "closing long-poll session: slow client");
             return Err(Gone);
         }
         Ok(())
@@ -186,35 +332,35 @@ impl<S: Socket> Transport for SessionTransport<S> {
         }
     }
 
-    /// Phoenix ends a session not polled for 1.5 windows; while a poll waits, the session cannot expire.
+    /// While a poll waits, the session cannot expire.
     fn idle_deadline(&self, now: Instant) -> Option<Instant> {
-        let session_timeout = self.longpoll.shared.config.longpoll_window.mul_f32(1.5);
+        let session_timeout = self.longpoll.session_timeout();
         if self.session.polling.load(Ordering::SeqCst) > 0 {
             return Some(now + session_timeout);
         }
-        let at = *self.session.last_poll.lock().unwrap_or_else(|e| e.into_inner()) + session_timeout;
+        let at = *lock(&self.session.last_poll) + session_timeout;
         (now < at).then_some(at)
     }
 
     async fn close(self, _reason: Option<CloseReason>) {
         let session = &self.session;
-        self.longpoll.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&session.id);
+        lock(&self.longpoll.sessions).remove(&session.id);
         session.ended.store(true, Ordering::SeqCst);
         session.inbox.close();
         session.ready.notify_waiters();
-        tracing::info!(peer = %self.peer, "long-poll session closed");
+        tracing::debug!(peer = %session.peer, "long-poll session closed");
     }
 }
 
 /// Answers a GET: the frames waiting, or those arriving within the window.
-async fn poll(token: &str, session: &Session, window: Duration) -> Response {
+async fn poll<S: Socket>(token: &str, session: &Session<S>, window: Duration) -> Response {
     // Dropped when the poll ends, also when the client aborts it and this future is dropped mid-wait.
     let _polling = Polling::start(session);
     let deadline = Instant::now() + window;
     let messages = loop {
         let mut ready = pin!(session.ready.notified());
         ready.as_mut().enable();
-        let messages: Vec<Utf8Bytes> = session.pending.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+        let messages: Vec<Utf8Bytes> = lock(&session.pending).drain(..).collect();
         if !messages.is_empty() || session.ended.load(Ordering::SeqCst) {
             break messages;
         }
@@ -233,24 +379,29 @@ async fn poll(token: &str, session: &Session, window: Duration) -> Response {
 }
 
 /// A poll in flight: the session does not expire while one waits, and its end counts as the last poll.
-struct Polling<'a>(&'a Session);
+struct Polling<'a, S: Socket>(&'a Session<S>);
 
-impl<'a> Polling<'a> {
-    fn start(session: &'a Session) -> Self {
+impl<'a, S: Socket> Polling<'a, S> {
+    fn start(session: &'a Session<S>) -> Self {
         session.polling.fetch_add(1, Ordering::SeqCst);
         Polling(session)
     }
 }
 
-impl Drop for Polling<'_> {
+impl<S: Socket> Drop for Polling<'_, S> {
     fn drop(&mut self) {
-        *self.0.last_poll.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        *lock(&self.0.last_poll) = Instant::now();
         self.0.polling.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Answers a POST: decodes the frames as the body arrives, then waits until the session has dispatched them.
-async fn publish(req: Request<Incoming>, peer: SocketAddr, session: &Session, config: &SocketConfig) -> Response {
+async fn publish<S: Socket>(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    session: &Session<S>,
+    config: &SocketConfig,
+) -> Response {
     let ndjson = header_str(req.headers(), header::CONTENT_TYPE.as_str()) == Some("application/x-ndjson");
     let mut frames =
         BodyFrames::new(ndjson, session.outbox.serializer, config.longpoll_max_body, config.max_frame_size);
@@ -438,7 +589,7 @@ pub(crate) fn decode_body(body: &Bytes, ndjson: bool, serializer: Serializer) ->
     Ok(frames.messages)
 }
 
-/// `{"status":403}`, for a refused origin.
+/// `{"status":403}`, for a refused origin or connection.
 pub(crate) fn forbidden() -> Response {
     status_body(403, None, None)
 }
@@ -555,5 +706,14 @@ mod tests {
         assert_eq!(result, Err("a line is neither a frame nor base64".to_owned()));
         let events: Vec<&str> = frames.messages.iter().map(|m| m.event.as_str()).collect();
         assert_eq!(events, ["a", "b"]);
+    }
+
+    #[test]
+    fn sessions_count_per_ipv4_address_and_ipv6_64() {
+        let v6 = |s: &str| client_address(s.parse().unwrap());
+        assert_eq!(v6("2001:db8::1"), v6("2001:db8::ffff:1"));
+        assert_ne!(v6("2001:db8::1"), v6("2001:db8:0:1::1"));
+        assert_eq!(v6("::ffff:10.0.0.1"), v6("10.0.0.1"));
+        assert_ne!(v6("10.0.0.1"), v6("10.0.0.2"));
     }
 }
