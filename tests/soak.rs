@@ -17,13 +17,6 @@ const CLIENTS: usize = 2000;
 const GROUP: usize = 10;
 const CONNECT_CONCURRENCY: usize = 200;
 
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// One client's life: connect, join its group's topic, wait for the group, broadcast once, receive the
 /// group's broadcasts, leave, disconnect. Returns how many broadcasts it received.
 async fn client_life(url: String, round: usize, id: usize, gate: Arc<Semaphore>, joined: Arc<Barrier>) -> usize {
@@ -70,7 +63,7 @@ async fn churn_keeps_every_delivery_and_flat_memory() {
             expected += GROUP;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        samples.push(rss_kib(server.pid()));
+        samples.push(server.rss_kib());
         round += 1;
     }
     assert_eq!(delivered, expected, "lost deliveries");

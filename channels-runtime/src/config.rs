@@ -42,6 +42,9 @@ pub struct SocketConfig {
     pub(crate) read_buffer_size: usize,
     pub(crate) longpoll: bool,
     pub(crate) longpoll_window: Duration,
+    pub(crate) longpoll_max_body: usize,
+    pub(crate) longpoll_max_sessions: usize,
+    pub(crate) longpoll_max_sessions_per_address: usize,
     pub(crate) check_origin: CheckOrigin,
     pub(crate) max_topic_length: usize,
     pub(crate) max_event_length: usize,
@@ -62,6 +65,9 @@ impl Default for SocketConfig {
             read_buffer_size: 1 << 10,
             longpoll: false,
             longpoll_window: Duration::from_secs(10),
+            longpoll_max_body: 8_000_000,
+            longpoll_max_sessions: 10_000,
+            longpoll_max_sessions_per_address: 1_000,
             check_origin: CheckOrigin::default(),
             max_topic_length: 1024,
             max_event_length: 255,
@@ -109,6 +115,25 @@ setters! {
 }
 
 impl SocketConfig {
+    /// The largest LongPoll POST body, in bytes; each frame in it is also held to `max_frame_size` (a base64
+    /// binary line by its decoded size). Past either the body is no longer read: `{"status":413}`, and the
+    /// session ends once the frames before are dispatched. Default 8,000,000, as Plug's `read_body` in Phoenix.
+    pub fn longpoll_max_body(mut self, bytes: usize) -> Self {
+        self.longpoll_max_body = bytes;
+        self
+    }
+
+    /// The most LongPoll sessions open at once, in all and per client address (IPv4 address, or IPv6 /64);
+    /// past either a new session gets `{"status":403}` and the client retries after its backoff. Defaults
+    /// 10,000 (a polling client holds one of the HTTP connections, 10,000 by default) and 1,000 per address
+    /// (room for a network of users behind one NAT address). Behind a reverse proxy every client has the
+    /// proxy's address: raise the second cap to the first.
+    pub fn longpoll_max_sessions(mut self, total: usize, per_address: usize) -> Self {
+        self.longpoll_max_sessions = total;
+        self.longpoll_max_sessions_per_address = per_address;
+        self
+    }
+
     /// The longest topic and event names accepted, in bytes; a longer one gets an error reply
     /// (`{"reason":"topic too long"}` or `{"reason":"event too long"}`). Defaults 1024 and 255.
     pub fn max_name_lengths(mut self, topic: usize, event: usize) -> Self {

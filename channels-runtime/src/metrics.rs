@@ -11,6 +11,8 @@
 //! | `channels_crashes_total` | counter | channels ended by a panic (or an abnormal stop) |
 //! | `channels_slow_client_disconnects_total` | counter | clients disconnected because their queue was full |
 //! | `channels_pubsub_dropped_total` | counter | broadcasts dropped: a full subscriber queue, an unreachable Redis |
+//! | `channels_longpoll_sessions_refused_total` | counter | LongPoll sessions refused: a session cap reached |
+//! | `channels_longpoll_posts_refused_total` | counter | LongPoll POSTs refused, by `reason`: `too_large`, `malformed` |
 
 use std::sync::OnceLock;
 
@@ -32,6 +34,9 @@ pub(crate) struct Metrics {
     pub(crate) http_timeouts: Counter,
     pub(crate) accept_errors: Counter,
     pub(crate) presence_refused: Counter,
+    pub(crate) longpoll_sessions_refused: Counter,
+    pub(crate) longpoll_posts_too_large: Counter,
+    pub(crate) longpoll_posts_malformed: Counter,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -53,6 +58,9 @@ pub(crate) fn metrics() -> &'static Metrics {
         http_timeouts: counter!("channels_http_timeouts_total"),
         accept_errors: counter!("channels_accept_errors_total"),
         presence_refused: counter!("channels_presence_refused_total"),
+        longpoll_sessions_refused: counter!("channels_longpoll_sessions_refused_total"),
+        longpoll_posts_too_large: counter!("channels_longpoll_posts_refused_total", "reason" => "too_large"),
+        longpoll_posts_malformed: counter!("channels_longpoll_posts_refused_total", "reason" => "malformed"),
     })
 }
 

@@ -1,11 +1,11 @@
 //! Raw HTTP/1.1 over TCP, to see exactly what the server answers.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// How long a request may take before the test fails (rather than hangs).
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,7 +34,30 @@ impl Response {
 
 /// Sends one request (`Connection: close`, with `headers` and `body`) and reads the whole response.
 pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    exchange(TcpStream::connect(addr).await.unwrap(), method, path, headers, body).await
+}
+
+/// [`request`] from the local address `from`: any address of 127.0.0.0/8 reaches a server on 127.0.0.1, so a
+/// test can be several clients.
+pub async fn request_from(
+    from: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
+    exchange(connect_from(from, addr).await, method, path, headers, body).await
+}
+
+/// A TCP connection to `addr` from the local address `from`.
+pub async fn connect_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+async fn exchange(mut tcp: TcpStream, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
     for (name, value) in headers {
         req.push_str(&format!("{name}: {value}\r\n"));
@@ -43,7 +66,11 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&st
     tcp.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     tokio::time::timeout(TIMEOUT, tcp.read_to_end(&mut raw)).await.expect("response in time").unwrap();
-    let raw = String::from_utf8(raw).unwrap();
+    parse(&String::from_utf8(raw).unwrap())
+}
+
+/// Parses a whole HTTP/1.1 response.
+pub fn parse(raw: &str) -> Response {
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end: {raw}"));
     let mut lines = head.lines();
     let status_line = lines.next().unwrap();

@@ -178,6 +178,13 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// The server's resident memory (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     /// The port the server listens on (on 127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port

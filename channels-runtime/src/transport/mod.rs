@@ -35,7 +35,7 @@ pub(crate) trait Mount: Send + Sync {
 }
 
 /// One socket handler's transports.
-pub(crate) struct SocketMount<S> {
+pub(crate) struct SocketMount<S: Socket> {
     websocket_path: String,
     longpoll_path: String,
     shared: Arc<SocketShared<S>>,
