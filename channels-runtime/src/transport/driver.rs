@@ -190,8 +190,11 @@ async fn finish<S: Socket, T: Transport>(
     reason: Option<CloseReason>,
 ) {
     let peer = transport.peer();
-    if let Some(reason) = reason {
-        tracing::info!(%peer, reason = reason.as_str(), "closing connection");
+    match reason {
+        // Routine, and one per abandoned LongPoll session: not worth the info log.
+        Some(CloseReason::IdleTimeout) => tracing::debug!(%peer, "closing idle connection"),
+        Some(reason) => tracing::info!(%peer, reason = reason.as_str(), "closing connection"),
+        None => {}
     }
     let outbox = connection.outbox().clone();
     if reason == Some(CloseReason::Shutdown) {
