@@ -242,6 +242,33 @@ async fn slow_dispatch_answers_408() {
 }
 
 #[tokio::test]
+async fn a_body_trickled_slower_than_the_window_answers_408() {
+    let server = start().await;
+    let token = server.open("vsn=2.0.0").await;
+    let (mut read, mut write) = TcpStream::connect(server.addr).await.unwrap().into_split();
+    let head = format!(
+        "POST /socket/longpoll?vsn=2.0.0&token={token} HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    );
+    write.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..50 {
+            if write.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut raw = Vec::new();
+    let _ = timeout(Duration::from_secs(3), read.read_to_end(&mut raw)).await.expect("the server answers and closes");
+    let answer = support::http::parse(&String::from_utf8_lossy(&raw));
+    assert_eq!((answer.status, answer.json()), (200, json!({"status": 408})));
+    assert!(started.elapsed() < Duration::from_secs(2), "answered after {:?}", started.elapsed());
+    trickle.abort();
+}
+
+#[tokio::test]
 async fn idle_session_expires_and_its_channels_terminate() {
     let server = start().await;
     let mut terminations = server.endpoint.pubsub().subscribe("terminations", 8);

@@ -37,7 +37,7 @@ pub const FLOOD_CONNECTIONS: usize = 2_500;
 pub const FLOOD_TRICKLE_EVERY: Duration = Duration::from_secs(1);
 /// (a) A closed flood connection is reopened after this long.
 pub const FLOOD_REOPEN_AFTER: Duration = Duration::from_secs(1);
-/// (b) Clients in the chat room `bench:chat:0` that never read after their join.
+/// (b) Clients in the room `bench:stall` that never read after their join.
 pub const STALLED_READERS: usize = 4;
 /// (b) The big broadcasts into that room: payload bytes, and how many a second.
 pub const BIG_PAYLOAD: usize = 64 << 10;

@@ -12,7 +12,7 @@
 //! | `channels_slow_client_disconnects_total` | counter | clients disconnected because their queue was full |
 //! | `channels_pubsub_dropped_total` | counter | broadcasts dropped: a full subscriber queue, an unreachable Redis |
 //! | `channels_longpoll_sessions_refused_total` | counter | LongPoll sessions refused: a session cap reached |
-//! | `channels_longpoll_posts_refused_total` | counter | LongPoll POSTs refused, by `reason`: `too_large`, `malformed` |
+//! | `channels_longpoll_posts_refused_total` | counter | LongPoll POSTs refused, by `reason`: `too_large`, `malformed`, `slow` (body not received within the poll window) |
 
 use std::sync::OnceLock;
 
@@ -37,6 +37,7 @@ pub(crate) struct Metrics {
     pub(crate) longpoll_sessions_refused: Counter,
     pub(crate) longpoll_posts_too_large: Counter,
     pub(crate) longpoll_posts_malformed: Counter,
+    pub(crate) longpoll_posts_slow: Counter,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -61,6 +62,7 @@ pub(crate) fn metrics() -> &'static Metrics {
         longpoll_sessions_refused: counter!("channels_longpoll_sessions_refused_total"),
         longpoll_posts_too_large: counter!("channels_longpoll_posts_refused_total", "reason" => "too_large"),
         longpoll_posts_malformed: counter!("channels_longpoll_posts_refused_total", "reason" => "malformed"),
+        longpoll_posts_slow: counter!("channels_longpoll_posts_refused_total", "reason" => "slow"),
     })
 }
 

@@ -412,9 +412,17 @@ async fn publish<S: Socket>(
     let mut frames =
         BodyFrames::new(ndjson, session.outbox.serializer, config.longpoll_max_body, config.max_frame_size);
     let mut body = req.into_body();
+    // A body trickled in slowly holds a connection: it must arrive within one poll window (Plug times out a
+    // slow `read_body` too).
+    let body_deadline = Instant::now() + config.longpoll_window;
     // Past a refusal nothing more is read: the connection closes after the answer.
     let refusal = loop {
-        match body.frame().await {
+        let Ok(frame) = timeout_at(body_deadline, body.frame()).await else {
+            tracing::debug!(%peer, "long-poll POST body not received within the window");
+            crate::metrics::metrics().longpoll_posts_slow.increment(1);
+            return status_body(408, None, None);
+        };
+        match frame {
             None => break frames.finish().err(),
             Some(Ok(frame)) => {
                 if let Ok(Err(refusal)) = frame.into_data().map(|data| frames.push(data)) {

@@ -1,6 +1,7 @@
-//! (b) Stalled readers: `STALLED_READERS` clients join the chat room `bench:chat:0` with small TCP buffers and
-//! never read again, while one more client broadcasts `BIG_PAYLOAD` bytes into the room `BIG_RATE` times a
-//! second (and reads, so it is not stalled itself). The server must close each stalled reader at its write
+//! (b) Stalled readers: `STALLED_READERS` clients join the room `bench:stall` with small TCP buffers and never
+//! read again, while one more client broadcasts `BIG_PAYLOAD` bytes into the room `BIG_RATE` times a second (and
+//! reads, so it is not stalled itself). A room of their own: the big broadcasts would otherwise load the normal
+//! clients, whose latency is what W10 measures, rather than the server. The server must close each stalled reader at its write
 //! timeout or when its queue fills; a closed reader joins again.
 
 use std::time::Duration;
@@ -14,8 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::{Attack, Counts, Target};
 
-/// The room of the normal clients the attack joins.
-const ROOM: &str = "bench:chat:0";
+/// The room the attack joins, beside the normal clients' rooms.
+const ROOM: &str = "bench:stall";
 /// How often a stalled reader looks at the server's end of its connection (`sock_diag`).
 const PROBE: Duration = Duration::from_millis(100);
 /// A failed connect or join is retried after this long.

@@ -14,6 +14,10 @@ use serde_json::Value;
 use crate::cfg::{Cfg, Paths, Server};
 use crate::results::Figures;
 
+/// The core servers run on, and the one load generators run on.
+const SERVER_CORE: &str = "0";
+const LOAD_CORE: &str = "1";
+
 /// Runs the workloads: what they are given, and what they share.
 pub struct Driver {
     pub cfg: Cfg,
@@ -217,7 +221,7 @@ impl Driver {
         let log =
             File::create(self.paths.logs.join(format!("{}-{label}.log", server.name()))).map_err(|e| e.to_string())?;
         let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "0"]);
+        cmd.args(["-c", SERVER_CORE]);
         match server {
             Server::Floor => cmd.arg(self.paths.bin.join("floor")),
             Server::Ours => cmd.arg(self.paths.bin.join("bench_server")),
@@ -265,16 +269,21 @@ impl Driver {
         Loadgens::spawn(cmds)
     }
 
-    /// Starts W10's attacker, steered as a load generator.
+    /// Starts W10's attacker, steered as a load generator but on the server's core: its own CPU then slows only
+    /// the server (a harder test for it), never the clients whose latency is measured.
     pub fn spawn_attacker(&mut self, server: Server) -> Loadgens {
-        let cmd = self.on_load_core("attacker", server);
+        let cmd = self.on_core(SERVER_CORE, "attacker", server);
         Loadgens::spawn(vec![cmd])
     }
 
     /// A command running one of our binaries on the load core, against `server`, from its own 127.0.0.x.
     fn on_load_core(&mut self, bin: &str, server: Server) -> Command {
+        self.on_core(LOAD_CORE, bin, server)
+    }
+
+    fn on_core(&mut self, core: &str, bin: &str, server: Server) -> Command {
         let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "1"]).arg(self.paths.bin.join(bin));
+        cmd.args(["-c", core]).arg(self.paths.bin.join(bin));
         cmd.args(["--addr", &format!("127.0.0.1:{}", server.port()), "--src", &self.src()]);
         cmd
     }

@@ -126,7 +126,7 @@ pub const W10: Section = Section {
              `bench:chat:<r>`; each client sends a 100 B message every {} s; latency = send → each member's \
              receipt; {} s per phase). A: no attack. B, on a fresh server: the attacker runs (a) {} raw TCP \
              connections never finishing a request head (half silent, half trickling a byte a second), reopened {} \
-             s after the server closes them; (b) {} clients in `bench:chat:0` that never read after their join, \
+             s after the server closes them; (b) {} clients in `bench:stall` that never read after their join, \
              while {} broadcasts/s of {} KiB flow there; (c) frames one byte over the {} MiB limit and malformed \
              frames, {}/s each, each on a new connection; (d) LongPoll sessions opened without a token, {}/s, never \
              polled, and {} slow POSTs (a body one byte over the limit, {} B every {} ms); (e) one connection \
