@@ -6,14 +6,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
 use channels::endpoint::{Endpoint, HttpConfig};
-use channels::payload::Payload;
 use channels::socket::{Router, SocketConfig};
 use serde_json::json;
 use support::process::ServerProcess;
 use support::server::TestServer;
-use support::sockets::Routes;
+use support::sockets::{OpenRoom, Routes};
 use support::ws::{Client, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,26 +20,11 @@ enum App {}
 
 impl Routes for App {
     fn channels() -> Router<UserSocket> {
-        Router::new().channel::<RoomChannel>("room:*")
+        Router::new().channel::<OpenRoom<App>>("room:*")
     }
 }
 
 type UserSocket = support::sockets::UserSocket<App>;
-
-struct RoomChannel;
-
-impl Channel for RoomChannel {
-    type Socket = UserSocket;
-    type Info = ();
-
-    async fn join(_topic: &str, _payload: Payload, _socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
-        JoinResult::ok(RoomChannel)
-    }
-
-    async fn handle_in(&mut self, _event: &str, _payload: Payload, _socket: &mut ChannelSocket<Self>) -> HandleResult {
-        HandleResult::NoReply
-    }
-}
 
 async fn start(socket: SocketConfig, http: HttpConfig, drain: channels::endpoint::Drain) -> TestServer {
     let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", socket).http_config(http).drain(drain).build();

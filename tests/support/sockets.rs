@@ -14,6 +14,8 @@
 
 use std::marker::PhantomData;
 
+use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+use channels::payload::Payload;
 use channels::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
 use serde_json::{Value, json};
 
@@ -55,5 +57,22 @@ impl<R: Routes> Socket for UserSocket<R> {
 
     fn channels() -> Router<Self> {
         R::channels()
+    }
+}
+
+/// A channel every join of which succeeds and that ignores what its clients send: for tests about connections,
+/// not channels.
+pub struct OpenRoom<R>(PhantomData<fn() -> R>);
+
+impl<R: Routes> Channel for OpenRoom<R> {
+    type Socket = UserSocket<R>;
+    type Info = ();
+
+    async fn join(_topic: &str, _payload: Payload, _socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+        JoinResult::ok(OpenRoom(PhantomData))
+    }
+
+    async fn handle_in(&mut self, _event: &str, _payload: Payload, _socket: &mut ChannelSocket<Self>) -> HandleResult {
+        HandleResult::NoReply
     }
 }
