@@ -64,6 +64,7 @@
 //! topic no clause matches is refused with `{"reason":"unmatched topic"}`.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use channels_runtime::*;
 

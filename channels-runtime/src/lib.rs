@@ -27,6 +27,7 @@
 //! `prelude`.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod base64;
 pub mod channel;

@@ -200,6 +200,26 @@ impl fmt::Display for RedisStartError {
 
 impl std::error::Error for RedisStartError {}
 
+/// So `PubSub::redis(..).await?` works in a `main` that returns `std::io::Result<()>`, as `Endpoint::serve` does.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use channels_runtime::pubsub::{PubSub, RedisConfig};
+///
+/// async fn start() -> std::io::Result<PubSub> {
+///     Ok(PubSub::redis(RedisConfig::new("redis://127.0.0.1:1")).await?)
+/// }
+/// let error = start().await.unwrap_err();
+/// assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+/// assert!(error.to_string().contains("cannot reach Redis at 127.0.0.1:1"));
+/// # }
+/// ```
+impl From<RedisStartError> for std::io::Error {
+    fn from(error: RedisStartError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::ConnectionRefused, error)
+    }
+}
+
 impl RedisStartError {
     pub(super) fn unreachable(addr: &str, reason: &dyn fmt::Display) -> Self {
         RedisStartError(format!(
