@@ -50,9 +50,16 @@ async fn main() -> std::io::Result<()> {
         .init();
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4000u16);
     let page = warp::path::end().map(|| warp::reply::html(include_str!("chat/index.html")));
-    let routes = page.or(channels::client::client_js());
+    // No icon: answered at once, so the browser's console stays clean.
+    let favicon = warp::path!("favicon.ico").map(|| warp::http::StatusCode::NO_CONTENT);
+    let routes = page.or(favicon).or(channels::client::client_js());
     let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).routes(routes).build();
-    endpoint.serve(("127.0.0.1", port)).await
+    endpoint.serve(("127.0.0.1", port)).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            std::io::Error::new(e.kind(), format!("{e}; run with PORT=4001 (or any free port)"))
+        }
+        _ => e,
+    })
 }
 
 #[cfg(test)]

@@ -126,9 +126,30 @@ impl Endpoint {
     }
 
     /// Binds `addr`; [`Server::run`] then serves.
+    ///
+    /// An address that cannot be bound (one in use, most often) gives an error that names it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use channels_runtime::endpoint::Endpoint;
+    ///
+    /// let endpoint = Endpoint::builder().build();
+    /// let server = endpoint.bind("127.0.0.1:0").await.unwrap();
+    /// let taken = server.local_addr().unwrap();
+    /// let error = endpoint.bind(taken).await.unwrap_err();
+    /// assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+    /// assert!(error.to_string().starts_with(&format!("cannot listen on {taken}: ")));
+    /// # }
+    /// ```
     pub async fn bind(&self, addr: impl ToSocketAddrs) -> io::Result<Server> {
-        let listener = TcpListener::bind(addr).await?;
-        Ok(Server { listener, endpoint: self.clone() })
+        let mut failed = None;
+        for addr in tokio::net::lookup_host(addr).await? {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => return Ok(Server { listener, endpoint: self.clone() }),
+                Err(e) => failed = Some(io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))),
+            }
+        }
+        Err(failed.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on")))
     }
 
     /// Binds `addr`, logs `listening on ADDR`, and serves until Ctrl-C or SIGTERM, then shuts down gracefully.
