@@ -96,21 +96,15 @@ fn main() {
                             results.add(server, "w1", r);
                         }
                     }
-                    "w2" => {
-                        let r = d.w2(server, &label);
-                        results.add(server, "w2", r);
-                    }
-                    "w3" => {
-                        let r = d.w3(server, &label);
-                        results.add(server, "w3", r);
-                    }
-                    "w4" => {
-                        let r = d.w4(server, &label);
-                        results.add(server, "w4", r);
-                    }
-                    "w5" => {
-                        let r = d.w5(server, &label);
-                        results.add(server, "w5", r);
+                    "w2" | "w3" | "w4" | "w5" => {
+                        let workload = match w.as_str() {
+                            "w2" => Driver::w2,
+                            "w3" => Driver::w3,
+                            "w4" => Driver::w4,
+                            _ => Driver::w5,
+                        };
+                        let r = workload(&mut d, server, &label);
+                        results.add(server, w, r);
                     }
                     "w6" => {
                         let (mut a, series_a) = d.w6(server, &label, false);

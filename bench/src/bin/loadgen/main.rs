@@ -688,20 +688,25 @@ async fn rr(mut conn: Conn, mut go: watch::Receiver<Option<Phase>>, results: mps
     }
 }
 
+/// Connects `a.conns` clients, each joined to its own topic `{prefix}:{n}`, and leaves them idle (heartbeats only).
+async fn connect_and_hold(a: &Args, prefix: &str) -> (u64, u64, u64, u64, Histogram) {
+    connect_many(
+        a,
+        a.conns,
+        |i| format!("{prefix}:{}", a.offset + i),
+        |_, c| {
+            tokio::spawn(hold(c, None, None));
+        },
+    )
+    .await
+}
+
 async fn run(args: Args) -> Result<(), BoxError> {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let a = &args;
     match args.workload.as_str() {
         "idle" => {
-            let r = connect_many(
-                a,
-                a.conns,
-                |i| format!("bench:idle:{}", a.offset + i),
-                |_, c| {
-                    tokio::spawn(hold(c, None, None));
-                },
-            )
-            .await;
+            let r = connect_and_hold(a, "bench:idle").await;
             emit("READY", setup_json(&r));
             wait_exit(&mut lines).await;
         }
@@ -715,15 +720,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                     Some(_) => {}
                 }
             }
-            let r = connect_many(
-                a,
-                a.conns,
-                |i| format!("bench:storm:{}", a.offset + i),
-                |_, c| {
-                    tokio::spawn(hold(c, None, None));
-                },
-            )
-            .await;
+            let r = connect_and_hold(a, "bench:storm").await;
             emit("DONE", setup_json(&r));
             wait_exit(&mut lines).await;
         }
