@@ -189,7 +189,13 @@ async fn http_methods_cors_and_refusals() {
     assert_eq!(r.header("access-control-allow-methods"), Some("get, post, options"));
     assert_eq!(r.header("access-control-max-age"), Some("3600"));
     assert_eq!(server.request("PUT", "/socket/longpoll", &[], "").await.status, 400);
-    assert_eq!(server.get("vsn=2.0.0&reject=true").await.json(), json!({"status": 403}));
+    let refused = server.get("vsn=2.0.0&reject=true").await;
+    assert_eq!((refused.status, refused.json()), (200, json!({"status": 403})));
+    // A refusal with a reason: its HTTP status, and the reason beside the status the phoenix client reads.
+    let expired = server.get("vsn=2.0.0&refuse=401&reason=expired").await;
+    assert_eq!((expired.status, expired.json()), (401, json!({"status": 403, "reason": "expired"})));
+    let busy = server.get("vsn=2.0.0&refuse=429&text=slow+down").await;
+    assert_eq!((busy.status, busy.json()), (429, json!({"status": 403, "reason": "slow down"})));
     assert_eq!(server.get("vsn=3.0.0").await.json(), json!({"status": 403}));
     let foreign = server.request("GET", "/socket/longpoll?vsn=2.0.0", &[("Origin", "https://evil.example")], "").await;
     assert_eq!((foreign.status, foreign.json()), (200, json!({"status": 403})));

@@ -7,10 +7,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
+use support::node::js_dir;
 use support::process::{ServerProcess, example_bin};
 
 #[test]
@@ -21,22 +20,6 @@ fn official_phoenix_client_against_conformance_example() {
 #[test]
 fn channels_js_client_against_conformance_example() {
     run_suite("channels");
-}
-
-/// The tests/js directory, with its pinned npm packages installed (once, even when both tests start together).
-fn js_dir() -> PathBuf {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    let _installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if !js.join("node_modules/phoenix").exists() || !js.join("node_modules/ws").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&js)
-            .status()
-            .expect("npm must be installed to run the Node client suite");
-        assert!(status.success(), "npm ci failed in tests/js");
-    }
-    js
 }
 
 /// Runs `node --test` in tests/js with `CLIENT=client` against a fresh conformance server, cluster tests included

@@ -12,7 +12,7 @@ use channels::endpoint::Endpoint;
 use channels::payload::Payload;
 use channels::socket::{Router, SocketConfig};
 use serde_json::{Value, json};
-use support::http::first_answer;
+use support::http::{first_answer, parse};
 use support::server::TestServer;
 use support::sockets::Routes;
 use support::ws::{Client, Frame};
@@ -156,6 +156,14 @@ async fn upgrade_answers_like_phoenix() {
 
     let refused = first_answer(server.addr, &get("?vsn=2.0.0&reject=1", UPGRADE)).await;
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(refused.to_ascii_lowercase().contains("content-length: 0\r\n"), "{refused}");
+    // A refusal with a reason, as Phoenix's `{:error, reason}` with an error handler.
+    let expired = parse(&first_answer(server.addr, &get("?vsn=2.0.0&refuse=401&reason=expired", UPGRADE)).await);
+    assert_eq!((expired.status, expired.json()), (401, json!({"reason": "expired"})));
+    assert_eq!(expired.header("content-type"), Some("application/json; charset=utf-8"));
+    let busy = parse(&first_answer(server.addr, &get("?vsn=2.0.0&refuse=429&text=slow+down", UPGRADE)).await);
+    assert_eq!((busy.status, busy.body.as_str()), (429, "slow down"));
+    assert_eq!(busy.header("content-type"), Some("text/plain; charset=utf-8"));
 
     let ok =
         first_answer(server.addr, &get("?vsn=2.0.0", &format!("{UPGRADE}Sec-WebSocket-Protocol: phoenix, other\r\n")))

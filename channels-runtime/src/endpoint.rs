@@ -9,7 +9,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
@@ -28,7 +32,7 @@ use crate::payload::IntoPayload;
 use crate::presence::{Presence, PresenceConfig, PresenceSlot};
 use crate::pubsub::PubSub;
 use crate::socket::Socket;
-use crate::transport::{Mount, SocketMount, status_response};
+use crate::transport::{Body, Mount, SocketMount, status_response};
 
 /// How long a shutdown waits, past the drain, for connections to finish closing.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -44,7 +48,24 @@ struct MountContext {
     lifecycle: Lifecycle,
 }
 
-type HttpService = Box<dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+type HttpService = Box<dyn Fn(Request<SyncBody>) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// A request body warp accepts: warp's service wants a `Sync` body, which a boxed one (axum's too) is not. The
+/// body is only ever polled through `&mut`, so the mutex is never contended: it only makes the type `Sync`.
+struct SyncBody(Mutex<Body>);
+
+impl hyper::body::Body for SyncBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let body = self.get_mut().0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Pin::new(body).poll_frame(cx)
+    }
+}
 
 /// The server: socket handlers at their paths, the user's warp filters for every other request, and PubSub.
 ///
@@ -175,15 +196,79 @@ impl Endpoint {
         self.inner.lifecycle.shutdown();
     }
 
-    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response {
+    /// Waits until the connections left open by [`shutdown`](Endpoint::shutdown) have closed (or the drain's
+    /// timeout passed): what [`Server::run`] does after its accept loop, for an endpoint mounted in another server.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use channels_runtime::endpoint::Endpoint;
+    ///
+    /// let endpoint = Endpoint::builder().build();
+    /// endpoint.shutdown();
+    /// endpoint.closed().await; // nothing was open
+    /// # }
+    /// ```
+    pub async fn closed(&self) {
+        self.inner.lifecycle.closed(CLOSE_GRACE).await;
+    }
+
+    async fn handle(&self, req: Request<Body>, peer: SocketAddr) -> Response {
         let path = req.uri().path();
         if let Some(mount) = self.inner.mounts.iter().find(|m| m.handles(path)) {
+            // Mounted in another server, requests keep coming after shutdown: new connections would not be drained.
+            if self.inner.lifecycle.is_shutting_down() {
+                return status_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+            }
             return mount.serve(req, peer, self.inner.lifecycle.clone()).await;
         }
         match &self.inner.http {
-            Some(http) => http(req).await,
+            Some(http) => http(req.map(|body| SyncBody(Mutex::new(body)))).await,
             None => status_response(StatusCode::NOT_FOUND, ""),
         }
+    }
+}
+
+/// The endpoint as a [`tower_service::Service`] over `http::Request`s with any body, so it can be mounted in an
+/// axum `Router` (`route_service`, `fallback_service`) or served by a hyper server of one's own: it answers its
+/// sockets' transports and its own warp [`routes`](EndpointBuilder::routes), and 404 otherwise.
+///
+/// The peer's address is read from a [`SocketAddr`] in the request's extensions: insert it where the connection is
+/// accepted (as [`Server`] does). Without it, [`ConnectInfo::peer_addr`](crate::socket::ConnectInfo::peer_addr) is
+/// `None` and LongPoll's per-address session cap does not apply (the total cap still does).
+///
+/// At shutdown, call [`shutdown`](Endpoint::shutdown) (socket paths then answer 503) and wait for
+/// [`closed`](Endpoint::closed): upgraded WebSockets are not the HTTP server's connections any more, so its own
+/// graceful shutdown does not wait for them.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use channels_runtime::endpoint::Endpoint;
+/// use tower_service::Service;
+///
+/// let mut endpoint = Endpoint::builder().build();
+/// let request = hyper::Request::get("/nothing-here").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+/// let response = endpoint.call(request).await.unwrap();
+/// assert_eq!(response.status(), 404);
+/// # }
+/// ```
+impl<B> tower_service::Service<Request<B>> for Endpoint
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let peer = req.extensions().get::<SocketAddr>().copied().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+        let req = req.map(|body| body.map_err(Into::into).boxed_unsync());
+        let endpoint = self.clone();
+        Box::pin(async move { Ok(endpoint.handle(req, peer).await) })
     }
 }
 
@@ -329,9 +414,9 @@ impl Server {
             tokio::spawn(async move {
                 let _guards = (guard, slot);
                 let lifecycle = endpoint.inner.lifecycle.clone();
-                let service = service_fn(move |req| {
-                    let endpoint = endpoint.clone();
-                    async move { Ok::<_, Infallible>(endpoint.handle(req, peer).await) }
+                let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(peer);
+                    tower_service::Service::call(&mut endpoint.clone(), req)
                 });
                 // The header-read timeout also ends a keep-alive connection idle between requests.
                 let conn = http1::Builder::new()
@@ -431,7 +516,18 @@ setters! {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or, on Unix, SIGTERM: what [`Endpoint::serve`] waits for before shutting down, for a server
+/// of one's own that mounts the endpoint.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() {
+/// let endpoint = channels_runtime::endpoint::Endpoint::builder().build();
+/// channels_runtime::endpoint::shutdown_signal().await;
+/// endpoint.shutdown();
+/// endpoint.closed().await;
+/// # }
+/// ```
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

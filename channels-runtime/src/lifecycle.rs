@@ -86,6 +86,10 @@ impl Lifecycle {
     }
 
     /// Resolves once shutdown has started.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
     pub(crate) async fn shutting_down(&self) {
         let mut shutdown = self.shutdown.clone();
         // The sender lives in `state`, which this value keeps alive, so the wait cannot fail.

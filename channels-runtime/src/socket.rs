@@ -63,13 +63,93 @@ pub trait Socket: Sized + Send + Sync + 'static {
     fn channels() -> Router<Self>;
 }
 
-/// The refusal of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Refuse;
+/// The refusal of a connection: an HTTP status and an optional body, as Phoenix's `connect` returning `:error`
+/// (403, no body) or `{:error, reason}` with the transport's `error_handler`.
+///
+/// `Refuse` on its own is the default refusal, 403 with no body; [`Refuse::status`] picks another status, and
+/// [`json`](Refuse::json) or [`text`](Refuse::text) adds a body.
+///
+/// On WebSocket the upgrade request is answered with that status and body. On LongPoll the body is the LongPoll
+/// protocol's JSON `{"status":403}` (what the `phoenix` client reads as "refused"), with a JSON object body's fields
+/// added to it, or a text body as `"reason"`; the HTTP status is the refusal's, except for the plain `Refuse`,
+/// answered with HTTP 200 as Phoenix does.
+///
+/// ```
+/// use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse};
+/// use serde_json::json;
+///
+/// async fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<(), Refuse> {
+///     match params.get("token") {
+///         None => Err(Refuse),
+///         Some("expired") => Err(Refuse::status(401).json(json!({"reason": "token expired"}))),
+///         Some(_) => Ok(()),
+///     }
+/// }
+///
+/// assert_eq!(Refuse.status_code(), 403);
+/// assert_eq!(Refuse::status(401).json(json!({"reason": "token expired"})).status_code(), 401);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refuse {
+    status: u16,
+    body: RefuseBody,
+}
+
+/// The default refusal: 403, no body; `Err(Refuse)` reads as Phoenix's `:error`.
+#[allow(non_upper_case_globals)]
+pub const Refuse: Refuse = Refuse { status: 403, body: RefuseBody::Empty };
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RefuseBody {
+    Empty,
+    Text(String),
+    Json(Value),
+}
+
+impl Refuse {
+    /// A refusal answering HTTP `status`, with no body until [`json`](Refuse::json) or [`text`](Refuse::text).
+    ///
+    /// # Panics
+    /// When `status` is not a client or server error (400..=599): anything else would tell the client the
+    /// connection was accepted or redirected.
+    pub fn status(status: u16) -> Refuse {
+        assert!((400..=599).contains(&status), "a refusal's status is 400..=599, not {status}");
+        Refuse { status, body: RefuseBody::Empty }
+    }
+
+    /// Answers `body` as JSON (`application/json`).
+    ///
+    /// # Panics
+    /// When `body` does not serialize to JSON (a map with non-string keys, say).
+    pub fn json(self, body: impl serde::Serialize) -> Refuse {
+        let body = serde_json::to_value(body).unwrap_or_else(|e| panic!("a refusal's JSON body must serialize: {e}"));
+        Refuse { body: RefuseBody::Json(body), ..self }
+    }
+
+    /// Answers `body` as plain text.
+    pub fn text(self, body: impl Into<String>) -> Refuse {
+        Refuse { body: RefuseBody::Text(body.into()), ..self }
+    }
+
+    /// The HTTP status the refusal answers.
+    pub fn status_code(&self) -> u16 {
+        self.status
+    }
+
+    pub(crate) fn body(&self) -> &RefuseBody {
+        &self.body
+    }
+}
+
+impl Default for Refuse {
+    fn default() -> Self {
+        Refuse
+    }
+}
 
 impl fmt::Display for Refuse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("connection refused")
+        write!(f, "connection refused ({})", self.status)
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`sockets`]: the socket handler of those servers;
 //! - [`ws`]: a raw WebSocket client that sends exact frames and asserts on exact frames;
 //! - [`http`]: raw HTTP/1.1 requests;
+//! - [`node`]: tests/js, where the official `phoenix` client runs under Node;
 //! - [`redis`]: the machine's Redis, and Redis servers of a test's own;
 //! - here: [`free_port`], [`assert_json_eq`], [`hex`], [`unhex`].
 //!
@@ -12,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod node;
 pub mod process;
 pub mod redis;
 pub mod server;

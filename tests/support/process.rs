@@ -216,6 +216,24 @@ impl ServerProcess {
         }
     }
 
+    /// Sends it SIGTERM (what Ctrl-C or a service manager does) and waits up to `timeout` for it to exit.
+    ///
+    /// # Panics
+    /// If it is still running after `timeout`.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("`kill` runs");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be waited for") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "example `{}` still runs {timeout:?} after SIGTERM", self.name);
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until a captured line satisfies `pred` (checking lines already captured first).
     fn wait_for(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> Result<String, WaitError> {
         let deadline = Instant::now() + timeout;

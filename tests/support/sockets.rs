@@ -24,8 +24,9 @@ pub trait Routes: Sized + 'static {
     fn channels() -> Router<UserSocket<Self>>;
 }
 
-/// A connection of a user: `reject` in the query refuses it; `user` in the query (else the auth token) names the
-/// user, whose connections share the socket id `users_socket:{user}`.
+/// A connection of a user: `reject` in the query refuses it (403), `refuse=STATUS` with that status and the body
+/// `{"reason": REASON}` (`reason=REASON`) or the text TEXT (`text=TEXT`); `user` in the query (else the auth token)
+/// names the user, whose connections share the socket id `users_socket:{user}`.
 pub struct UserSocket<R> {
     pub user: Option<String>,
     /// What `connect` was told, for tests that look at it.
@@ -37,6 +38,14 @@ impl<R: Routes> Socket for UserSocket<R> {
     async fn connect(params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
         if params.get("reject").is_some() {
             return Err(Refuse);
+        }
+        if let Some(status) = params.get("refuse") {
+            let refuse = Refuse::status(status.parse().expect("refuse=STATUS"));
+            return Err(match (params.get("reason"), params.get("text")) {
+                (Some(reason), _) => refuse.json(json!({ "reason": reason })),
+                (None, Some(text)) => refuse.text(text),
+                (None, None) => refuse,
+            });
         }
         let user = params.get("user").or(info.auth_token.as_deref()).map(str::to_owned);
         let info = json!({

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use tokio::sync::{Notify, oneshot};
@@ -29,14 +28,14 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use warp::reply::Response;
 
 use super::driver::{Gone, Inbound, Transport, drive};
-use super::{Refused, connect, connect_info, header_str};
+use super::{Body, Refused, connect, connect_info, header_str};
 use crate::config::SocketConfig;
 use crate::connection::{Connection, SocketShared};
 use crate::lifecycle::Lifecycle;
 use crate::outbox::{CloseReason, Outbox};
 use crate::queue::Queue;
 use crate::serializer::{Frame, Message, Serializer};
-use crate::socket::{ConnectParams, Socket};
+use crate::socket::{ConnectParams, Refuse, RefuseBody, Socket};
 use crate::token::{MaxAge, Token};
 
 /// The most ndjson lines one POST dispatches, as phoenix.js batches them.
@@ -100,7 +99,7 @@ impl<S: Socket> LongPoll<S> {
         LongPoll { shared, secret: secret.to_owned(), lifecycle, sessions: Mutex::new(sessions) }
     }
 
-    pub(crate) async fn serve(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response {
+    pub(crate) async fn serve(self: Arc<Self>, req: Request<Body>, peer: SocketAddr) -> Response {
         match *req.method() {
             Method::OPTIONS => return preflight(&req),
             Method::GET | Method::POST => {}
@@ -122,7 +121,7 @@ impl<S: Socket> LongPoll<S> {
 
     /// The live session the request's token names, if any, started if this is its first use. The header wins
     /// over the query parameter.
-    fn resume(self: &Arc<Self>, req: &Request<Incoming>) -> Option<(String, Arc<Session<S>>)> {
+    fn resume(self: &Arc<Self>, req: &Request<Body>) -> Option<(String, Arc<Session<S>>)> {
         let from_query = || ConnectParams::from_query(req.uri().query().unwrap_or("")).get("token").map(str::to_owned);
         let token = header_str(req.headers(), "x-phoenix-longpoll-token").map(str::to_owned).or_else(from_query)?;
         let id: String = Token::verify(&self.secret, TOKEN_SALT, token.as_str(), MaxAge::Infinity).ok()?;
@@ -140,7 +139,7 @@ impl<S: Socket> LongPoll<S> {
     }
 
     /// Runs `connect` and opens a session, unless the caps are reached.
-    async fn open(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response {
+    async fn open(self: Arc<Self>, req: Request<Body>, peer: SocketAddr) -> Response {
         let Some(place) = Place::take(&self, peer) else {
             crate::metrics::metrics().longpoll_sessions_refused.increment(1);
             let config = &self.shared.config;
@@ -155,7 +154,7 @@ impl<S: Socket> LongPoll<S> {
         let info = connect_info(&req, peer, auth_token);
         let (serializer, assigns) = match connect::<S>(&params, &info, peer).await {
             Ok(accepted) => accepted,
-            Err(Refused::Forbidden) => return forbidden(),
+            Err(Refused::Socket(refuse)) => return refused(&refuse),
             Err(Refused::Crashed) => {
                 return with_cors(Response::new(Default::default()), StatusCode::INTERNAL_SERVER_ERROR);
             }
@@ -199,7 +198,10 @@ impl<S: Socket> Sessions<S> {
     /// Counts a session of `address` in, unless that passes a cap.
     fn reserve(&mut self, address: IpAddr, config: &SocketConfig) -> bool {
         let count = self.per_address.get(&address).copied().unwrap_or(0);
-        if self.total >= config.longpoll_max_sessions || count >= config.longpoll_max_sessions_per_address {
+        // Mounted in another server that did not say who the peer is, every client has the unspecified address:
+        // only the total cap can apply.
+        let per_address_full = !address.is_unspecified() && count >= config.longpoll_max_sessions_per_address;
+        if self.total >= config.longpoll_max_sessions || per_address_full {
             return false;
         }
         self.per_address.insert(address, count + 1);
@@ -403,7 +405,7 @@ impl<S: Socket> Drop for Polling<'_, S> {
 
 /// Answers a POST: decodes the frames as the body arrives, then waits until the session has dispatched them.
 async fn publish<S: Socket>(
-    req: Request<Incoming>,
+    req: Request<Body>,
     peer: SocketAddr,
     session: &Session<S>,
     config: &SocketConfig,
@@ -608,6 +610,32 @@ pub(crate) fn forbidden() -> Response {
     status_body(403, None, None)
 }
 
+/// A refused connection: `{"status":403}` (what the `phoenix` client reads), with the refusal's JSON object fields,
+/// or its text as `"reason"`, added. The plain [`Refuse`] answers HTTP 200 as Phoenix does; one with a status or
+/// body of its own answers its status.
+fn refused(refuse: &Refuse) -> Response {
+    if *refuse == Refuse {
+        return forbidden();
+    }
+    let mut body = serde_json::Map::new();
+    body.insert("status".to_owned(), 403.into());
+    match refuse.body() {
+        RefuseBody::Empty => {}
+        RefuseBody::Text(text) => {
+            body.insert("reason".to_owned(), text.as_str().into());
+        }
+        RefuseBody::Json(serde_json::Value::Object(fields)) => {
+            body.extend(fields.iter().filter(|(key, _)| *key != "status").map(|(k, v)| (k.clone(), v.clone())));
+        }
+        RefuseBody::Json(other) => {
+            body.insert("reason".to_owned(), other.clone());
+        }
+    }
+    let mut response = Response::new(serde_json::Value::Object(body).to_string().into());
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    with_cors(response, StatusCode::from_u16(refuse.status_code()).expect("Refuse keeps a 4xx or 5xx status"))
+}
+
 /// A JSON body `{"status":S,"token":T,"messages":[...]}`, HTTP 200 as Phoenix answers every long poll.
 fn status_body(status: u16, token: Option<&str>, messages: Option<&[Utf8Bytes]>) -> Response {
     let mut body = format!("{{\"status\":{status}");
@@ -635,7 +663,7 @@ fn with_cors(mut response: Response, status: StatusCode) -> Response {
 }
 
 /// CORS preflight: allow what the client asks for.
-fn preflight(req: &Request<Incoming>) -> Response {
+fn preflight(req: &Request<Body>) -> Response {
     let mut response = with_cors(Response::new(Default::default()), StatusCode::OK);
     let headers = response.headers_mut();
     if let Some(asked) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {

@@ -10,15 +10,19 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::header::{self, HeaderMap};
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, StatusCode};
 use warp::reply::Response;
 
 use crate::connection::SocketShared;
 use crate::lifecycle::Lifecycle;
 use crate::serializer::Serializer;
-use crate::socket::{ConnectInfo, ConnectParams, Socket};
+use crate::socket::{ConnectInfo, ConnectParams, Refuse, RefuseBody, Socket};
+
+/// A request body of any HTTP server (hyper's own, or axum's when the endpoint is mounted in a router).
+pub(crate) type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// A socket handler mounted at a path, its type erased so one endpoint can hold several.
 pub(crate) trait Mount: Send + Sync {
@@ -26,7 +30,7 @@ pub(crate) trait Mount: Send + Sync {
     fn handles(&self, path: &str) -> bool;
     fn serve(
         &self,
-        req: Request<Incoming>,
+        req: Request<Body>,
         peer: SocketAddr,
         lifecycle: Lifecycle,
     ) -> Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
@@ -65,7 +69,7 @@ impl<S: Socket> Mount for SocketMount<S> {
 
     fn serve(
         &self,
-        req: Request<Incoming>,
+        req: Request<Body>,
         peer: SocketAddr,
         lifecycle: Lifecycle,
     ) -> Pin<Box<dyn Future<Output = Response> + Send + 'static>> {
@@ -94,8 +98,8 @@ impl<S: Socket> Mount for SocketMount<S> {
 
 /// Why a connection attempt was not accepted.
 pub(crate) enum Refused {
-    /// Unsupported `vsn`, or the socket handler said no: 403.
-    Forbidden,
+    /// Unsupported `vsn` (403), or the socket handler said no.
+    Socket(Refuse),
     /// `connect` panicked: 500.
     Crashed,
 }
@@ -108,13 +112,13 @@ pub(crate) async fn connect<S: Socket>(
 ) -> Result<(Serializer, S), Refused> {
     let Some(serializer) = Serializer::negotiate(params.get("vsn")) else {
         tracing::warn!(%peer, vsn = params.get("vsn"), "connection refused: unsupported serializer vsn");
-        return Err(Refused::Forbidden);
+        return Err(Refused::Socket(Refuse));
     };
     match crate::panic::catch_unwind(S::connect(params, info)).await {
         Ok(Ok(assigns)) => Ok((serializer, assigns)),
-        Ok(Err(_)) => {
-            tracing::info!(%peer, "connection refused by the socket handler");
-            Err(Refused::Forbidden)
+        Ok(Err(refuse)) => {
+            tracing::info!(%peer, status = refuse.status_code(), "connection refused by the socket handler");
+            Err(Refused::Socket(refuse))
         }
         Err(panic) => {
             tracing::error!(%peer, panic = crate::panic::panic_message(&panic), "connect crashed");
@@ -123,8 +127,23 @@ pub(crate) async fn connect<S: Socket>(
     }
 }
 
+/// The WebSocket answer to a refusal: its status and body, as a Phoenix `error_handler` sends them.
+pub(crate) fn refusal_response(refuse: &Refuse) -> Response {
+    let (body, content_type) = match refuse.body() {
+        RefuseBody::Empty => (String::new(), None),
+        RefuseBody::Text(text) => (text.clone(), Some("text/plain; charset=utf-8")),
+        RefuseBody::Json(json) => (json.to_string(), Some("application/json; charset=utf-8")),
+    };
+    let mut response = Response::new(body.into());
+    *response.status_mut() = StatusCode::from_u16(refuse.status_code()).expect("Refuse keeps a 4xx or 5xx status");
+    if let Some(content_type) = content_type {
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    response
+}
+
 /// What the request tells about the client, for `connect`.
-pub(crate) fn connect_info(req: &Request<Incoming>, peer: SocketAddr, auth_token: Option<String>) -> ConnectInfo {
+pub(crate) fn connect_info(req: &Request<Body>, peer: SocketAddr, auth_token: Option<String>) -> ConnectInfo {
     let headers = req.headers();
     let header_pairs = |pred: &dyn Fn(&str) -> bool| -> Vec<(String, String)> {
         headers
@@ -134,7 +153,8 @@ pub(crate) fn connect_info(req: &Request<Incoming>, peer: SocketAddr, auth_token
             .collect()
     };
     ConnectInfo {
-        peer_addr: Some(peer),
+        // Unspecified when mounted in a server that did not tell (see `Endpoint`'s `Service` impl).
+        peer_addr: (!peer.ip().is_unspecified()).then_some(peer),
         uri: req.uri().to_string(),
         user_agent: header_str(headers, header::USER_AGENT.as_str()).map(str::to_owned),
         x_headers: header_pairs(&|n| n.starts_with("x-")),

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::upgrade::Upgraded;
 use hyper::{Method, Request, StatusCode};
@@ -23,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use warp::reply::Response;
 
 use super::driver::{CLOSE_TIMEOUT, Gone, Inbound, Transport, drive};
-use super::{Refused, connect, connect_info, status_response};
+use super::{Body, Refused, connect, connect_info, refusal_response, status_response};
 use crate::connection::{Connection, SocketShared};
 use crate::lifecycle::Lifecycle;
 use crate::outbox::{CloseReason, Outbox};
@@ -35,7 +34,7 @@ const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 
 pub(crate) async fn upgrade<S: Socket>(
     shared: Arc<SocketShared<S>>,
-    mut req: Request<Incoming>,
+    mut req: Request<Body>,
     peer: SocketAddr,
     lifecycle: Lifecycle,
 ) -> Response {
@@ -56,7 +55,7 @@ pub(crate) async fn upgrade<S: Socket>(
     let info = connect_info(&req, peer, auth_token);
     let (serializer, assigns) = match connect::<S>(&params, &info, peer).await {
         Ok(accepted) => accepted,
-        Err(Refused::Forbidden) => return status_response(StatusCode::FORBIDDEN, ""),
+        Err(Refused::Socket(refuse)) => return refusal_response(&refuse),
         Err(Refused::Crashed) => return status_response(StatusCode::INTERNAL_SERVER_ERROR, ""),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
