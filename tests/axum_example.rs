@@ -1,6 +1,6 @@
 //! The `axum` example: the chat socket mounted in an axum router. The official `phoenix` client drives it over
 //! WebSocket and LongPoll beside axum's own JSON routes (tests/js/axum.mjs); check_origin and the graceful drain
-//! work as they do when the endpoint serves on its own.
+//! work as they do when the endpoint serves on its own, and SIGTERM drains WebSocket and LongPoll clients.
 
 mod support;
 
@@ -61,12 +61,20 @@ async fn sigterm_drains_sockets_then_exits() {
     let mut server = ServerProcess::start("axum");
     let mut client = Client::connect(&server.ws_url("vsn=2.0.0")).await;
     client.join("1", "rooms:lobby", "{}", "{}").await;
+    let session = request(server.addr(), "GET", "/socket/longpoll?vsn=2.0.0", &[], "").await.json();
+    let poll_path = format!("/socket/longpoll?vsn=2.0.0&token={}", session["token"].as_str().unwrap());
+    let addr = server.addr();
+    let held_poll = tokio::spawn(async move { request(addr, "GET", &poll_path, &[], "").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let exited = tokio::task::spawn_blocking(move || {
         let status = server.terminate(Duration::from_secs(10));
         (status, server.logs())
     });
     // The socket closes with "service restart", as Phoenix drains, and only then does the process exit.
     assert_eq!(client.recv_timeout(Duration::from_secs(5)).await, Frame::Close(Some(1012)));
+    // The held long poll is answered at once: its session is gone (the phoenix client reconnects elsewhere).
+    let answered = tokio::time::timeout(Duration::from_secs(2), held_poll).await.expect("the poll is answered");
+    assert_eq!(answered.unwrap().json(), serde_json::json!({"status": 410}));
     let (status, logs) = exited.await.unwrap();
     assert!(status.success(), "{status}; output:\n{logs}");
     assert!(logs.contains("disconnected"), "{logs}");

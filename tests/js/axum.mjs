@@ -31,7 +31,12 @@ function join(socket, topic){
   }), `joining ${topic}`)
 }
 
-const nextMessage = (channel, event) => within(new Promise(resolve => channel.on(event, resolve)), `for ${event}`)
+/** The next `event` on `channel` (its handler is removed once it fires). */
+function nextMessage(channel, event){
+  return within(new Promise(resolve => {
+    let ref = channel.on(event, payload => { channel.off(event, ref); resolve(payload) })
+  }), `for ${event}`)
+}
 
 // axum's own routes answer beside the socket.
 let health = await fetch(`${HTTP}/api/health`)
@@ -45,21 +50,22 @@ let {channel: wsLobby} = await join(overWebSocket, "rooms:lobby")
 let {channel: lpLobby} = await join(overLongPoll, "rooms:lobby")
 assert.deepEqual(await join(overWebSocket, "rooms:secret"), {error: {reason: "unauthorized"}})
 
-// A message pushed over WebSocket reaches the LongPoll client, and one pushed over LongPoll the WebSocket client.
-let atLongPoll = nextMessage(lpLobby, "new_msg")
+// A message pushed over either transport reaches both clients (the sender too: a broadcast).
+const bothReceive = () => Promise.all([nextMessage(wsLobby, "new_msg"), nextMessage(lpLobby, "new_msg")])
+let received = bothReceive()
 wsLobby.push("new_msg", {body: "over websocket"})
-assert.deepEqual(await atLongPoll, {body: "over websocket"})
-let atWebSocket = nextMessage(wsLobby, "new_msg")
+assert.deepEqual(await received, [{body: "over websocket"}, {body: "over websocket"}])
+received = bothReceive()
 lpLobby.push("new_msg", {body: "over longpoll"})
-assert.deepEqual(await atWebSocket, {body: "over longpoll"})
+assert.deepEqual(await received, [{body: "over longpoll"}, {body: "over longpoll"}])
 
 // An axum handler broadcasts through the endpoint to both.
-let both = Promise.all([nextMessage(wsLobby, "new_msg"), nextMessage(lpLobby, "new_msg")])
+received = bothReceive()
 let posted = await fetch(`${HTTP}/api/messages`, {
   method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify({body: "from axum"})
 })
 assert.deepEqual(await posted.json(), {sent: "from axum"})
-assert.deepEqual(await both, [{body: "from axum"}, {body: "from axum"}])
+assert.deepEqual(await received, [{body: "from axum"}, {body: "from axum"}])
 
 overWebSocket.disconnect()
 overLongPoll.disconnect()
