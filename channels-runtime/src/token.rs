@@ -5,6 +5,10 @@ use std::fmt;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -497,12 +501,12 @@ pub(crate) fn sign_payload(key: &[u8], payload: &[u8]) -> String {
     let mut token = String::with_capacity(PROTECTED_HS256.len() + 2 + (payload.len() + 32) * 4 / 3 + 4);
     token.push_str(PROTECTED_HS256);
     token.push('.');
-    crate::base64::encode_url_into(payload, &mut token);
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(token.as_bytes());
     let signature = mac.finalize().into_bytes();
     token.push('.');
-    crate::base64::encode_url_into(&signature, &mut token);
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
     token
 }
 
@@ -515,8 +519,8 @@ fn verify_signature(key: &[u8], token: &str) -> Option<Vec<u8>> {
         return None;
     }
     let signing_input = &token.as_bytes()[..protected.len() + 1 + payload.len()];
-    let payload = crate::base64::decode_url(payload)?;
-    let signature = crate::base64::decode_url(signature)?;
+    let payload = decode_url(payload)?;
+    let signature = decode_url(signature)?;
     let authentic = match protected {
         PROTECTED_HS256 => mac_matches::<Hmac<Sha256>>(key, signing_input, &signature),
         PROTECTED_HS384 => mac_matches::<Hmac<Sha384>>(key, signing_input, &signature),
@@ -524,6 +528,22 @@ fn verify_signature(key: &[u8], token: &str) -> Option<Vec<u8>> {
         _ => false,
     };
     authentic.then_some(payload)
+}
+
+/// Base64url as Plug.Crypto reads a token's parts (`Base.url_decode64(part, padding: false)`): only the URL-safe
+/// alphabet; padding is tolerated only as a complete final group, so whether it may be there depends on the
+/// length alone; a final group of one character is an error; the unused low bits of a final partial group are
+/// ignored (so two signatures can differ in their last character and still decode to the same bytes).
+pub(crate) fn decode_url(text: &str) -> Option<Vec<u8>> {
+    const fn url(padding: DecodePaddingMode) -> GeneralPurpose {
+        let config =
+            GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(padding);
+        GeneralPurpose::new(&alphabet::URL_SAFE, config)
+    }
+    const PADDED_OR_NOT: GeneralPurpose = url(DecodePaddingMode::Indifferent);
+    const UNPADDED: GeneralPurpose = url(DecodePaddingMode::RequireNone);
+    let engine = if text.len() % 4 == 0 { &PADDED_OR_NOT } else { &UNPADDED };
+    engine.decode(text).ok()
 }
 
 fn mac_matches<M: Mac + KeyInit>(key: &[u8], input: &[u8], tag: &[u8]) -> bool {
@@ -960,7 +980,7 @@ mod tests {
     }
 
     fn payload_of(token: &str) -> Vec<u8> {
-        crate::base64::decode_url(token.split('.').nth(1).expect("payload part")).expect("base64url payload")
+        decode_url(token.split('.').nth(1).expect("payload part")).expect("base64url payload")
     }
 
     #[test]
@@ -1049,7 +1069,7 @@ mod tests {
             assert_eq!(parts[0], str_of(vector, "protected"));
             assert_eq!(parts[1], str_of(vector, "payload_b64url"));
             assert_eq!(parts[2], str_of(vector, "signature_b64url"));
-            assert_eq!(hex(&crate::base64::decode_url(parts[2]).expect("signature")), str_of(vector, "signature_hex"));
+            assert_eq!(hex(&decode_url(parts[2]).expect("signature")), str_of(vector, "signature_hex"));
             assert_eq!(&token[..token.rfind('.').expect("dot")], str_of(vector, "signing_input"));
             checked += 1;
         }
@@ -1125,7 +1145,7 @@ mod tests {
             let result = Token::verify::<Value>(SECRET, SALT, &*tampered, MaxAge::Infinity);
             // The last signature character carries 2 unused bits that Elixir's decoder ignores too: a change that
             // only touches them still verifies, in Phoenix as here.
-            let signature = |token: &str| crate::base64::decode_url(&token[token.rfind('.').expect("dot") + 1..]);
+            let signature = |token: &str| decode_url(&token[token.rfind('.').expect("dot") + 1..]);
             if i == token.len() - 1 && signature(&tampered) == signature(&token) {
                 assert_eq!(result, Ok(json!({"user_id": 7})), "unused bits at {i}: {tampered}");
             } else {
@@ -1478,19 +1498,17 @@ mod tests {
         let cases: [(&[u8], &str); 5] =
             [(b"", ""), (b"f", "Zg"), (b"fo", "Zm8"), (b"foo", "Zm9v"), (&[255, 127, 254, 252], "_3_-_A")];
         for (bytes, text) in cases {
-            let mut encoded = String::new();
-            crate::base64::encode_url_into(bytes, &mut encoded);
-            assert_eq!(encoded, text);
-            assert_eq!(crate::base64::decode_url(text).as_deref(), Some(bytes));
+            assert_eq!(URL_SAFE_NO_PAD.encode(bytes), text);
+            assert_eq!(decode_url(text).as_deref(), Some(bytes));
         }
         // Like Base.url_decode64(_, padding: false): padding tolerated as a complete group, non-zero unused bits
         // ignored, a lone final character or a stray '=' or a non-URL-safe character refused.
-        assert_eq!(crate::base64::decode_url("_3_-_A==").as_deref(), Some(&[255, 127, 254, 252][..]));
-        assert_eq!(crate::base64::decode_url("Zm8=").as_deref(), Some(&b"fo"[..]));
-        assert_eq!(crate::base64::decode_url("Zh").as_deref(), Some(&b"f"[..]));
-        assert_eq!(crate::base64::decode_url("Zm9"), Some(b"fo".to_vec()));
+        assert_eq!(decode_url("_3_-_A==").as_deref(), Some(&[255, 127, 254, 252][..]));
+        assert_eq!(decode_url("Zm8=").as_deref(), Some(&b"fo"[..]));
+        assert_eq!(decode_url("Zh").as_deref(), Some(&b"f"[..]));
+        assert_eq!(decode_url("Zm9"), Some(b"fo".to_vec()));
         for bad in ["Z", "Zm9vZ", "Zm8==", "Z===", "====", "Zm=v", "Zm9/", "Zm9+", "Zm9v\n", "Zg="] {
-            assert_eq!(crate::base64::decode_url(bad), None, "{bad:?}");
+            assert_eq!(decode_url(bad), None, "{bad:?}");
         }
     }
 
@@ -1502,7 +1520,7 @@ mod tests {
             let mut mac = <M as KeyInit>::new_from_slice(&derive_key(SECRET, SALT)).expect("any key length");
             mac.update(input.as_bytes());
             let mut out = format!("{input}.");
-            crate::base64::encode_url_into(&mac.finalize().into_bytes(), &mut out);
+            URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut out);
             out
         }
         let token = Token::sign(SECRET, SALT, &json!([1, 2]));
