@@ -1,7 +1,27 @@
 //! The subset of the Erlang external term format that Phoenix tokens carry, written the way `term_to_binary/1`
-//! writes it on OTP 25 and read defensively: every length is checked against the bytes that remain before
-//! anything is allocated for it, nesting is bounded, and funs, pids, ports, references and compressed terms are
-//! refused.
+//! writes it on OTP 25 (the Erlang that made `shared/vectors/phoenix_token.json`) and read defensively: every
+//! length is checked against the bytes that remain before anything is allocated for it, nesting is bounded, and
+//! funs, pids, ports, references and compressed terms are refused.
+//!
+//! Hand-written because the maintained crate does not write Phoenix's bytes nor read them safely. `eetf` 0.12.0
+//! (edition 2024, no declared `rust-version`; brings in `num-bigint`, `num-integer`, `num-traits`, `noflate`) was
+//! tried against the vectors with the plain mapping of JSON values onto its terms:
+//!
+//! - atoms: it always writes `SMALL_ATOM_UTF8_EXT` (119), as OTP 26 and later do, where OTP 25 writes `ATOM_EXT`
+//!   (100), so the `nil` and `true` vectors differ from their fourth byte (`77 03 6e 69 6c` for `64 00 03 6e 69
+//!   6c`), as does every payload holding `false` or a max age of `:infinity`;
+//! - maps: its `Map` is a `HashMap`, written in iteration order, which changes from one map to the next (the
+//!   `map` vector came out in 2 orders over 20 runs), where `term_to_binary` writes a map of up to 32 keys in
+//!   term order, for binary keys byte order;
+//! - reading what a holder of the secret signed: tags 68 and 82 panic (`unimplemented!()`), a list or binary is
+//!   allocated at its claimed length before it is read (`[131, 108, 255, 255, 255, 255, ..]` asks for 240 GB and
+//!   aborts), nesting recurses without a bound (a million nested lists overflow the stack), and `FLOAT_EXT` is
+//!   parsed as an `f32` (`0.1` comes back as `0.10000000149011612`).
+//!
+//! Integers, floats, binaries, byte lists and tuples it writes byte for byte as below, but those are a few lines
+//! each; with atoms and maps kept here there would be nothing left to take from it but its dependencies.
+//! (Neither writes a map of more than 32 keys as OTP does, in the order of its internal hash; see
+//! `Token::sign_with`.)
 
 use serde_json::{Map, Number, Value};
 
