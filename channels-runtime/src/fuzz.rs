@@ -2,6 +2,8 @@
 //! over the crate-private parsers and encoders, with no logic of their own. Not a public API: hidden, unstable,
 //! and free to change with the parsers.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -113,17 +115,15 @@ pub fn check_origin(allowed: Option<&[&str]>, origin: Option<&str>, host: Option
 
 /// Standard or URL-safe base64, padded or not (LongPoll binary lines).
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    crate::base64::decode(text)
+    crate::transport::decode_base64(text)
 }
 
 /// URL-safe base64 without padding, as Phoenix.Token reads it.
 pub fn base64_decode_url(text: &str) -> Option<Vec<u8>> {
-    crate::base64::decode_url(text)
+    crate::token::decode_url(text)
 }
 
 /// URL-safe base64 without padding, as Phoenix.Token writes it.
 pub fn base64_encode_url(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    crate::base64::encode_url_into(bytes, &mut out);
-    out
+    URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -29,7 +29,6 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod base64;
 pub mod channel;
 pub mod client;
 mod config;

@@ -29,6 +29,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
@@ -518,9 +520,7 @@ impl Inner {
         bytes[..4].copy_from_slice(&(nanos as u32).to_be_bytes());
         bytes[4..8].copy_from_slice(&(self.me.vsn as u32).to_be_bytes());
         bytes[8..].copy_from_slice(&(n as u32).to_be_bytes());
-        let mut out = String::with_capacity(16);
-        crate::base64::encode_url_into(&bytes, &mut out);
-        out
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 }
 

@@ -591,7 +591,7 @@ impl BodyFrames {
         let decoded = if self.is_text(frame) {
             self.serializer.decode_text(text)
         } else {
-            let bytes = crate::base64::decode(text).ok_or_else(|| malformed("a line is neither a frame nor base64"))?;
+            let bytes = super::decode_base64(text).ok_or_else(|| malformed("a line is neither a frame nor base64"))?;
             self.serializer.decode_binary(Bytes::from(bytes))
         };
         decoded.map_err(|e| BodyRefusal::Malformed(e.to_string()))

@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -172,4 +175,45 @@ pub(crate) fn status_response(status: StatusCode, body: &'static str) -> Respons
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response
+}
+
+/// Base64 as phoenix.js sends it: the `authToken` behind `base64url.bearer.phx.` in `Sec-WebSocket-Protocol`
+/// (standard alphabet, padding stripped) and LongPoll's binary lines (standard alphabet, padded). Either
+/// alphabet is accepted, even both in one text; padding is tolerated only as a complete final group, so
+/// whether it may be there depends on the length alone; a final group of one character is an error; the unused
+/// low bits of a final partial group are ignored.
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    const fn standard(padding: DecodePaddingMode) -> GeneralPurpose {
+        let config =
+            GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(padding);
+        GeneralPurpose::new(&alphabet::STANDARD, config)
+    }
+    const PADDED_OR_NOT: GeneralPurpose = standard(DecodePaddingMode::Indifferent);
+    const UNPADDED: GeneralPurpose = standard(DecodePaddingMode::RequireNone);
+    let decode = |text: &str| {
+        let engine = if text.len() % 4 == 0 { &PADDED_OR_NOT } else { &UNPADDED };
+        engine.decode(text).ok()
+    };
+    // An alphabet has one symbol per digit, so the URL-safe ones are mapped onto the standard ones first.
+    if text.contains(['-', '_']) { decode(&text.replace('-', "+").replace('_', "/")) } else { decode(text) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_base64;
+
+    #[test]
+    fn base64_in_either_alphabet_padded_or_not() {
+        assert_eq!(decode_base64("MTIzNA").unwrap(), b"1234");
+        assert_eq!(decode_base64("MTIzNA==").unwrap(), b"1234");
+        assert_eq!(decode_base64("a2V5Pz8_").unwrap(), b"key???");
+        assert_eq!(decode_base64("a2V5Pz8/").unwrap(), b"key???");
+        assert_eq!(decode_base64("-_+/").unwrap(), [0xfb, 0xff, 0xbf]);
+        assert_eq!(decode_base64("").unwrap(), b"");
+        // Unused low bits of the last digit are ignored.
+        assert_eq!(decode_base64("_x").unwrap(), [0xff]);
+        for bad in ["***", "A", "AB===", "A B", "MTIzNA=", "MTIzNA=A", "=", "===="] {
+            assert_eq!(decode_base64(bad), None, "{bad}");
+        }
+    }
 }

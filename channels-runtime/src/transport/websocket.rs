@@ -232,5 +232,5 @@ impl Transport for WebSocket {
 
 /// phoenix.js encodes the token with the standard base64 alphabet and strips the padding.
 fn decode_auth_token(encoded: &str) -> Option<String> {
-    String::from_utf8(crate::base64::decode(encoded)?).ok()
+    String::from_utf8(super::decode_base64(encoded)?).ok()
 }
