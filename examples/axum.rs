@@ -6,6 +6,8 @@
 //! `curl -H 'content-type: application/json' -d '{"body":"hi"}' http://127.0.0.1:4000/api/messages`.
 //! `PORT` overrides 4000.
 
+#[path = "chat/page.rs"]
+mod page;
 #[path = "chat/socket.rs"]
 mod socket;
 
@@ -33,7 +35,7 @@ async fn main() -> std::io::Result<()> {
         .routes(channels::client::client_js())
         .build();
     let app = Router::new()
-        .route("/", get(|| async { Html(include_str!("chat/index.html")) }))
+        .route("/", get(|| async { Html(page::html()) }))
         .route("/api/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/api/messages", post(announce))
         .with_state(endpoint.clone())

@@ -2,6 +2,8 @@
 //!
 //! `cargo run --release --example chat`, then open http://127.0.0.1:4000 in two tabs. `PORT` overrides 4000.
 
+#[path = "chat/page.rs"]
+mod page;
 #[path = "chat/socket.rs"]
 mod socket;
 
@@ -16,7 +18,7 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4000u16);
-    let page = warp::path::end().map(|| warp::reply::html(include_str!("chat/index.html")));
+    let page = warp::path::end().map(|| warp::reply::html(page::html()));
     // No icon: answered at once, so the browser's console stays clean.
     let favicon = warp::path!("favicon.ico").map(|| warp::http::StatusCode::NO_CONTENT);
     let routes = page.or(favicon).or(channels::client::client_js());

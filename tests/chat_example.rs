@@ -13,6 +13,8 @@ async fn the_page_a_favicon_answer_and_a_busy_port_named() {
     let page = request(server.addr(), "GET", "/", &[], "").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<title>Chat</title>"), "{}", page.body);
+    // The generated app's page: it shows whether the client is connected.
+    assert!(page.body.contains(r#"<span id="status" data-state="connecting">"#), "{}", page.body);
     // Browsers ask for it; a quick empty answer keeps their console free of a 404.
     assert_eq!(request(server.addr(), "GET", "/favicon.ico", &[], "").await.status, 204);
 
