@@ -374,7 +374,9 @@ mod tests {
         let files = project_files(&name, Path::new(r#"C:\src\"channels""#)).unwrap();
         let text = |path: &str| &files.iter().find(|(p, _)| p == Path::new(path)).unwrap().1;
         assert!(text("Cargo.toml").contains(r#"name = "my-chat""#));
-        assert!(text("Cargo.toml").contains(r#"channels = { path = "C:\\src\\\"channels\"" }"#));
+        assert!(
+            text("Cargo.toml").contains(r#"channels = { package = "phx-channels", path = "C:\\src\\\"channels\"" }"#)
+        );
         assert!(text("src/main.rs").contains("use my_chat::web::UserSocket;"));
         assert!(text("tests/room_channel.rs").contains("use my_chat::web::UserSocket;"));
         assert!(text("assets/index.html").contains("<title>my-chat</title>"));

@@ -87,10 +87,10 @@ fn channels_checkout(given: Option<PathBuf>, cwd: &Path) -> Result<PathBuf, Stri
         format!("cannot use {} ({origin}) as the channels dependency: {e}; pass --channels-path PATH", path.display())
     })?;
     let manifest = std::fs::read_to_string(path.join("Cargo.toml")).unwrap_or_default();
-    if generate::crate_name_of(&manifest).as_deref() != Some("channels") {
+    if generate::crate_name_of(&manifest).as_deref() != Some("phx_channels") {
         return Err(format!(
-            "{} ({origin}) is not a checkout of channels: its Cargo.toml does not define the package `channels`; pass \
-             --channels-path PATH",
+            "{} ({origin}) is not a checkout of channels: its Cargo.toml does not define the package \
+             `phx-channels`; pass --channels-path PATH",
             path.display()
         ));
     }

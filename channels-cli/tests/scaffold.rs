@@ -37,7 +37,10 @@ fn new_then_gen_channel_gives_a_project_that_builds_passes_its_tests_and_is_form
     // It depends on this workspace's channels, by absolute path.
     let manifest = fs::read_to_string(project.join("Cargo.toml")).unwrap();
     let root = workspace_root().canonicalize().unwrap();
-    assert!(manifest.contains(&format!("channels = {{ path = \"{}\" }}", root.display())), "{manifest}");
+    assert!(
+        manifest.contains(&format!("channels = {{ package = \"phx-channels\", path = \"{}\" }}", root.display())),
+        "{manifest}"
+    );
 
     // Running `new` again refuses, naming the files, and changes nothing.
     fs::write(project.join("src/web/room_channel.rs"), "// edited").unwrap();

@@ -10,8 +10,8 @@ publish = false
 
 [dependencies]
 # The framework, from a local checkout. Once channels is published on crates.io, depend on a version instead:
-#   channels = "0.1"
-channels = { path = "{{channels_path}}" }
+#   channels = { package = "phx-channels", version = "0.1" }
+channels = { package = "phx-channels", path = "{{channels_path}}" }
 tokio = { version = "1.40", features = ["rt-multi-thread", "macros"] }
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"

@@ -53,7 +53,7 @@ creates `src/web/lobby_channel.rs` (`LobbyChannel`: joins `lobby:*` topics, repl
 checkout of channels, in this directory:
 
 ```sh
-cargo run --manifest-path {{channels_manifest}} -p channels-cli -- gen channel Lobby
+cargo run --manifest-path {{channels_manifest}} -p phx-channels-cli -- gen channel Lobby
 ```
 
 `gen channel` finds where to add the route and the module by the comments that say so in those two files: keep
@@ -64,11 +64,11 @@ them.
 `Cargo.toml` depends on a local checkout of channels by path:
 
 ```toml
-channels = { path = "{{channels_path}}" }
+channels = { package = "phx-channels", path = "{{channels_path}}" }
 ```
 
 Once channels is published on crates.io, depend on a version instead:
 
 ```toml
-channels = "0.1"
+channels = { package = "phx-channels", version = "0.1" }
 ```
