@@ -3,6 +3,9 @@
 //! This crate is the one users depend on: it re-exports the runtime ([`channels_runtime`]) and the macros that
 //! write its `Socket` and `Channel` impls from plain methods. `use channels::prelude::*;` brings both.
 //!
+//! It is published as the package `phx-channels` (`cargo add phx-channels`); the library keeps the name
+//! `channels`, which is also the path the macros' generated code names it by.
+//!
 //! The guide's chat, whole:
 //!
 //! ```no_run

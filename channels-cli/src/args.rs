@@ -12,7 +12,8 @@ pub enum Command {
         name: String,
         /// The directory to create the project in (`DIR/NAME`); the current directory when absent.
         dir: Option<PathBuf>,
-        /// The checkout of `channels` the project depends on by path; this tool's own workspace when absent.
+        /// The checkout of channels the project depends on by path; when absent, `CHANNELS_PATH`, else the
+        /// published framework.
         channels_path: Option<PathBuf>,
         /// Overwrite files that already exist.
         force: bool,
@@ -77,12 +78,17 @@ Creates the chat app of the Phoenix Channels guide in ./NAME (or DIR/NAME): Carg
 src/lib.rs, the socket handler and RoomChannel in src/web/, the chat page in assets/, a channel test in tests/,
 and a README.
 
+The project depends on the published framework: the package phx-channels, at the MAJOR.MINOR version of this
+command (`channels --version`). --channels-path, or the environment variable CHANNELS_PATH, makes it depend on a
+local checkout of channels by path instead.
+
 NAME is a Cargo package name: a lowercase letter, then lowercase letters, digits, `_` or `-` (`my-chat` is
 accepted as `cargo new` accepts it: the Rust code calls the crate `my_chat`).
 
 Options:
   --dir DIR              create the project in DIR/NAME instead of ./NAME
-  --channels-path PATH   depend on the channels checkout at PATH (default: the one this tool was built from)
+  --channels-path PATH   depend on the channels checkout at PATH (the directory of its top Cargo.toml) by path
+                         instead of the published framework; default: $CHANNELS_PATH when set
   -f, --force            overwrite files that already exist (other files in the directory are left alone)
   -h, --help             show this help
 ";

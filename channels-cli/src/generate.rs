@@ -130,21 +130,70 @@ pub(crate) fn shell_quote(s: &str) -> String {
     }
 }
 
-/// The files `channels new` writes for `name`, depending on the channels checkout at `channels_path` (absolute):
-/// each path relative to the project's root, and its contents.
-pub fn project_files(name: &ProjectName, channels_path: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
-    let channels_dir = channels_path
-        .to_str()
-        .ok_or_else(|| Error(format!("the path {} is not UTF-8, which Cargo.toml needs", channels_path.display())))?;
-    let channels_path = toml_escape(channels_dir)?;
-    let channels_manifest = shell_quote(&format!("{channels_dir}/Cargo.toml"));
+/// Where a generated project takes the framework from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framework {
+    /// The published package [`FRAMEWORK_PACKAGE`], at this version requirement (`0.1`).
+    Published {
+        /// The version requirement, as Cargo.toml writes it.
+        version: String,
+    },
+    /// A local checkout of channels (absolute: the project may be built from anywhere), by path.
+    Checkout(PathBuf),
+}
+
+/// The package the framework is published as. Its library is named `channels`, so a dependency on it under any key
+/// is `use channels::...` in Rust code; generated projects use the key `channels` too, which reads the same.
+pub const FRAMEWORK_PACKAGE: &str = "phx-channels";
+
+/// The package of this command (`cargo install phx-channels-cli`).
+pub const CLI_PACKAGE: &str = env!("CARGO_PKG_NAME");
+
+impl Framework {
+    /// The published framework of this tool's release line: its `MAJOR.MINOR` (the workspace versions the framework
+    /// and this tool together), a caret requirement as `cargo add` writes one.
+    pub fn published() -> Framework {
+        let mut parts = env!("CARGO_PKG_VERSION").split('.');
+        let (major, minor) = (parts.next().unwrap_or("0"), parts.next().unwrap_or("0"));
+        Framework::Published { version: format!("{major}.{minor}") }
+    }
+
+    /// The dependency line of the generated Cargo.toml.
+    fn dependency(&self) -> Result<String, Error> {
+        let source = match self {
+            Framework::Published { version } => format!("version = \"{}\"", toml_escape(version)?),
+            Framework::Checkout(path) => format!("path = \"{}\"", toml_escape(utf8(path)?)?),
+        };
+        Ok(format!("channels = {{ package = \"{FRAMEWORK_PACKAGE}\", {source} }}"))
+    }
+
+    /// The shell command that installs the `channels` command, for the generated README.
+    fn install_cli(&self) -> Result<String, Error> {
+        Ok(match self {
+            Framework::Published { .. } => format!("cargo install {CLI_PACKAGE}"),
+            Framework::Checkout(path) => {
+                format!("cargo install --path {}", shell_quote(&format!("{}/channels-cli", utf8(path)?)))
+            }
+        })
+    }
+}
+
+fn utf8(path: &Path) -> Result<&str, Error> {
+    path.to_str().ok_or_else(|| Error(format!("the path {} is not UTF-8, which Cargo.toml needs", path.display())))
+}
+
+/// The files `channels new` writes for `name`, depending on `framework`: each path relative to the project's
+/// root, and its contents.
+pub fn project_files(name: &ProjectName, framework: &Framework) -> Result<Vec<(PathBuf, String)>, Error> {
+    let dependency = framework.dependency()?;
+    let install_cli = framework.install_cli()?;
     let vars = [
         ("package_name", name.package.as_str()),
         ("crate_name", name.crate_name.as_str()),
-        // In Cargo.toml, as a TOML string's contents.
-        ("channels_path", channels_path.as_str()),
-        // In the README's shell command.
-        ("channels_manifest", channels_manifest.as_str()),
+        // The `channels = { package = .. }` line of Cargo.toml (and of the README, which shows it).
+        ("channels_dependency", dependency.as_str()),
+        // In the README: how to get the `channels` command.
+        ("install_cli", install_cli.as_str()),
     ];
     Ok(NEW_PROJECT.iter().map(|t| (PathBuf::from(t.path), fill(t.text, &vars))).collect())
 }
@@ -155,13 +204,13 @@ pub fn new_project(
     root: &Path,
     display_root: &Path,
     name: &ProjectName,
-    channels_path: &Path,
+    framework: &Framework,
     force: bool,
 ) -> Result<Vec<Change>, Error> {
     if root.exists() && !root.is_dir() {
         return Err(Error(format!("{} exists and is not a directory", display_root.display())));
     }
-    let files = project_files(name, channels_path)?;
+    let files = project_files(name, framework)?;
     let existing: Vec<&Path> =
         files.iter().map(|(path, _)| path.as_path()).filter(|path| root.join(path).exists()).collect();
     if !existing.is_empty() && !force {
@@ -340,14 +389,16 @@ mod tests {
 
     fn generate(dir: &TempDir, force: bool) -> Result<Vec<Change>, Error> {
         let name = project_name("my-chat").unwrap();
-        new_project(&dir.0.join("my-chat"), Path::new("my-chat"), &name, Path::new("/opt/channels"), force)
+        new_project(&dir.0.join("my-chat"), Path::new("my-chat"), &name, &Framework::published(), force)
     }
 
     #[test]
     fn every_placeholder_is_filled() {
         let name = project_name("my-chat").unwrap();
-        for (path, text) in project_files(&name, Path::new("/opt/channels")).unwrap() {
-            assert!(!text.contains("{{"), "{}", path.display());
+        for framework in [Framework::published(), Framework::Checkout("/opt/channels".into())] {
+            for (path, text) in project_files(&name, &framework).unwrap() {
+                assert!(!text.contains("{{"), "{}", path.display());
+            }
         }
         let lobby = channel_name("Lobby").unwrap();
         let vars = [("channel_type", "LobbyChannel"), ("topic", lobby.topic.as_str()), ("crate_name", "my_chat")];
@@ -369,12 +420,27 @@ mod tests {
     }
 
     #[test]
+    fn depends_on_the_published_framework_by_default() {
+        let name = project_name("my-chat").unwrap();
+        let files = project_files(&name, &Framework::published()).unwrap();
+        let text = |path: &str| &files.iter().find(|(p, _)| p == Path::new(path)).unwrap().1;
+        let version: Vec<&str> = env!("CARGO_PKG_VERSION").split('.').take(2).collect();
+        let line = format!("channels = {{ package = \"phx-channels\", version = \"{}\" }}\n", version.join("."));
+        assert!(text("Cargo.toml").contains(&line), "{}", text("Cargo.toml"));
+        assert!(!text("Cargo.toml").contains(", path ="), "{}", text("Cargo.toml"));
+        assert!(text("README.md").contains(&line) && text("README.md").contains("cargo install phx-channels-cli\n"));
+    }
+
+    #[test]
     fn fills_names_and_the_escaped_channels_path() {
         let name = project_name("my-chat").unwrap();
-        let files = project_files(&name, Path::new(r#"C:\src\"channels""#)).unwrap();
+        let files = project_files(&name, &Framework::Checkout(r#"C:\src\"channels""#.into())).unwrap();
         let text = |path: &str| &files.iter().find(|(p, _)| p == Path::new(path)).unwrap().1;
         assert!(text("Cargo.toml").contains(r#"name = "my-chat""#));
-        assert!(text("Cargo.toml").contains(r#"channels = { path = "C:\\src\\\"channels\"" }"#));
+        assert!(
+            text("Cargo.toml").contains(r#"channels = { package = "phx-channels", path = "C:\\src\\\"channels\"" }"#)
+        );
+        assert!(text("README.md").contains(r#"cargo install --path 'C:\src\"channels"/channels-cli'"#));
         assert!(text("src/main.rs").contains("use my_chat::web::UserSocket;"));
         assert!(text("tests/room_channel.rs").contains("use my_chat::web::UserSocket;"));
         assert!(text("assets/index.html").contains("<title>my-chat</title>"));
@@ -384,7 +450,7 @@ mod tests {
     #[test]
     fn the_templates_carry_the_markers() {
         let name = project_name("chat").unwrap();
-        let files = project_files(&name, Path::new("/opt/channels")).unwrap();
+        let files = project_files(&name, &Framework::published()).unwrap();
         let text = |path: &str| &files.iter().find(|(p, _)| p == Path::new(path)).unwrap().1;
         assert!(text(WEB_MOD).contains(MODULES_MARKER));
         assert!(text(USER_SOCKET).contains(ROUTES_MARKER));

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match channels_cli::run(command, &cwd) {
+    match channels_cli::run(command, &cwd, &channels_cli::Env::from_process()) {
         Ok(output) => {
             print!("{output}");
             ExitCode::SUCCESS

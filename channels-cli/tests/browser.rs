@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{TempDir, built_binary, cargo, channels_ok, target_dir, texts, workspace_root};
+use common::{TempDir, built_binary, cargo, new_local, target_dir, texts, workspace_root};
 
 /// Debian's Chromium, which `.ci/run` installs.
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
@@ -27,7 +27,7 @@ fn two_browser_pages_chat_both_ways_and_reconnect_after_a_server_restart() {
     let browser_tests = browser_tests_dir();
 
     let tmp = TempDir::new("browser");
-    channels_ok(tmp.path(), &["new", APP]);
+    new_local(tmp.path(), APP);
     let project = tmp.path().join(APP);
     cargo(&project, &["build"]);
     let app_bin = built_binary(APP);

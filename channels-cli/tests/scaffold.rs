@@ -1,11 +1,11 @@
 //! `channels new` then `channels gen channel`, as a user runs them, and the generated project built and tested
-//! with Cargo against this workspace's `channels`.
+//! with Cargo against this workspace's framework (by path); and where the framework comes from.
 
 mod common;
 
 use std::fs;
 
-use common::{TempDir, cargo, channels, channels_ok, texts, workspace_root};
+use common::{TempDir, cargo, channels, channels_ok, channels_with_env, new_local, texts, workspace_root};
 
 /// The files `channels new` writes.
 const PROJECT_FILES: &[&str] = &[
@@ -26,7 +26,7 @@ fn new_then_gen_channel_gives_a_project_that_builds_passes_its_tests_and_is_form
     let tmp = TempDir::new("scaffold");
 
     // `new`: every file, listed, then the next command.
-    let out = channels_ok(tmp.path(), &["new", "scaffold_chat"]);
+    let out = new_local(tmp.path(), "scaffold_chat");
     for file in PROJECT_FILES {
         assert!(out.contains(&format!("* creating scaffold_chat/{file}\n")), "{file} not listed:\n{out}");
         assert!(tmp.path().join("scaffold_chat").join(file).is_file(), "{file} not written");
@@ -34,10 +34,12 @@ fn new_then_gen_channel_gives_a_project_that_builds_passes_its_tests_and_is_form
     assert!(out.contains("    cd scaffold_chat\n    cargo run\n"), "no next command:\n{out}");
     let project = tmp.path().join("scaffold_chat");
 
-    // It depends on this workspace's channels, by absolute path.
+    // It depends on this workspace's framework, by absolute path.
     let manifest = fs::read_to_string(project.join("Cargo.toml")).unwrap();
     let root = workspace_root().canonicalize().unwrap();
-    assert!(manifest.contains(&format!("channels = {{ path = \"{}\" }}", root.display())), "{manifest}");
+    let dependency = format!("channels = {{ package = \"phx-channels\", path = \"{}\" }}\n", root.display());
+    assert!(manifest.contains(&dependency), "{manifest}");
+    assert!(out.contains(&format!("depending on the channels checkout at {}.", root.display())), "{out}");
 
     // Running `new` again refuses, naming the files, and changes nothing.
     fs::write(project.join("src/web/room_channel.rs"), "// edited").unwrap();
@@ -48,7 +50,8 @@ fn new_then_gen_channel_gives_a_project_that_builds_passes_its_tests_and_is_form
     assert!(stderr.contains("scaffold_chat/src/main.rs"), "{stderr}");
     assert_eq!(fs::read_to_string(project.join("src/web/room_channel.rs")).unwrap(), "// edited");
     // --force restores it.
-    let forced = channels_ok(tmp.path(), &["new", "scaffold_chat", "--force"]);
+    let root_arg = root.display().to_string();
+    let forced = channels_ok(tmp.path(), &["new", "scaffold_chat", "--force", "--channels-path", &root_arg]);
     assert!(forced.contains("* overwriting scaffold_chat/src/web/room_channel.rs"), "{forced}");
 
     // `gen channel`, like `mix phx.gen.channel Lobby`.
@@ -121,6 +124,40 @@ fn invalid_names_and_usage_errors_fail_without_writing() {
         }
     }
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0, "something was written");
+}
+
+#[test]
+fn by_default_the_project_depends_on_the_published_framework() {
+    let tmp = TempDir::new("published");
+    let out = channels_ok(tmp.path(), &["new", "chat"]);
+    let version: Vec<&str> = env!("CARGO_PKG_VERSION").split('.').take(2).collect();
+    let version = version.join(".");
+    assert!(out.contains(&format!("depending on phx-channels {version}.")), "{out}");
+    let manifest = fs::read_to_string(tmp.path().join("chat/Cargo.toml")).unwrap();
+    let dependency = format!("channels = {{ package = \"phx-channels\", version = \"{version}\" }}\n");
+    assert!(manifest.contains(&dependency) && !manifest.contains(", path ="), "{manifest}");
+}
+
+#[test]
+fn channels_path_in_the_environment_names_a_checkout_and_the_option_wins() {
+    let tmp = TempDir::new("env-path");
+    let root = workspace_root().canonicalize().unwrap();
+    let output = channels_with_env(tmp.path(), &["new", "chat"], &[("CHANNELS_PATH", &root.display().to_string())]);
+    let (stdout, stderr) = texts(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let manifest = fs::read_to_string(tmp.path().join("chat/Cargo.toml")).unwrap();
+    assert!(manifest.contains(&format!("path = \"{}\" }}", root.display())), "{manifest}");
+
+    let output = channels_with_env(
+        tmp.path(),
+        &["new", "chat2", "--channels-path", &root.display().to_string()],
+        &[("CHANNELS_PATH", "no/such/dir")],
+    );
+    assert!(output.status.success(), "{}", texts(&output).1);
+    let output = channels_with_env(tmp.path(), &["new", "chat3"], &[("CHANNELS_PATH", "no/such/dir")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(texts(&output).1.contains("(CHANNELS_PATH)"), "{}", texts(&output).1);
+    assert!(!tmp.path().join("chat3").exists());
 }
 
 #[test]

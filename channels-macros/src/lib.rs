@@ -8,9 +8,11 @@
 //! unit-tested in this crate; topic patterns come from `channels-topic`.
 //!
 //! Generated code names the runtime only through `<crate>::__private` and `::core`, so user items named
-//! `Result`, `Option`, `String`, ... cannot break it. `<crate>` is `::channels` unless the macro is given
-//! `crate = path` (`#[channel(crate = my_channels)]`, `#[socket(crate = my_channels)]`: a path, not a string),
-//! for a renamed dependency or for `crate` inside the `channels` crate itself.
+//! `Result`, `Option`, `String`, ... cannot break it. `<crate>` is `::channels`, the facade's library name (its
+//! package is `phx-channels`; `phx-channels = "0.1"` and `channels = { package = "phx-channels", .. }` both call it
+//! `channels`), unless the macro is given `crate = path` (`#[channel(crate = my_channels)]`,
+//! `#[socket(crate = my_channels)]`: a path, not a string), for a dependency renamed under another key or for
+//! `crate` inside the `channels` crate itself.
 
 #![deny(missing_docs)]
 

@@ -9,9 +9,9 @@ publish = false
 [workspace]
 
 [dependencies]
-# The framework, from a local checkout. Once channels is published on crates.io, depend on a version instead:
-#   channels = "0.1"
-channels = { path = "{{channels_path}}" }
+# The framework: the package phx-channels, whose library is `channels` (`use channels::prelude::*`). Published, by
+# version; or a local checkout of channels, with `path = "/path/to/channels"` in place of `version`.
+{{channels_dependency}}
 tokio = { version = "1.40", features = ["rt-multi-thread", "macros"] }
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"

@@ -49,11 +49,10 @@ channels gen channel Lobby
 
 creates `src/web/lobby_channel.rs` (`LobbyChannel`: joins `lobby:*` topics, replies to `ping`, broadcasts
 `shout`, like `mix phx.gen.channel`), routes `lobby:*` to it in `src/web/user_socket.rs`, declares it in
-`src/web/mod.rs`, and adds `tests/lobby_channel.rs`. Without the installed `channels` command, run it from the
-checkout of channels, in this directory:
+`src/web/mod.rs`, and adds `tests/lobby_channel.rs`. To install the `channels` command:
 
 ```sh
-cargo run --manifest-path {{channels_manifest}} -p channels-cli -- gen channel Lobby
+{{install_cli}}
 ```
 
 `gen channel` finds where to add the route and the module by the comments that say so in those two files: keep
@@ -61,14 +60,12 @@ them.
 
 ## The channels dependency
 
-`Cargo.toml` depends on a local checkout of channels by path:
+`Cargo.toml` depends on the framework:
 
 ```toml
-channels = { path = "{{channels_path}}" }
+{{channels_dependency}}
 ```
 
-Once channels is published on crates.io, depend on a version instead:
-
-```toml
-channels = "0.1"
-```
+The package is `phx-channels`; its library is named `channels`, hence `use channels::prelude::*;` in the code.
+`version = "..."` takes a published release; `path = "/path/to/channels"` in its place takes a local checkout of
+channels instead (what `channels new NAME --channels-path PATH` writes).

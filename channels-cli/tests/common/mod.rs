@@ -1,5 +1,5 @@
 //! What the integration tests of the `channels` command share: running it, a temporary directory, and building
-//! a generated project with Cargo against this workspace.
+//! a generated project with Cargo against this workspace (by path: never the published framework).
 //!
 //! Not every test file uses every item, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -52,13 +52,28 @@ impl Drop for TempDir {
     }
 }
 
-/// Runs the `channels` binary of this crate with `args` in `dir`.
+/// Runs the `channels` binary of this crate with `args` in `dir`, without `CHANNELS_PATH` in its environment
+/// (the tests say where the framework comes from).
 pub fn channels(dir: &Path, args: &[&str]) -> Output {
+    channels_with_env(dir, args, &[])
+}
+
+/// [`channels`], with the environment variables `env` set.
+pub fn channels_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_channels"))
         .args(args)
         .current_dir(dir)
+        .env_remove("CHANNELS_PATH")
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run channels {args:?}: {e}"))
+}
+
+/// `channels new name`, depending on this workspace by path (`--channels-path`): the published framework may not
+/// exist yet, or be older than this checkout. Returns its standard output.
+pub fn new_local(dir: &Path, name: &str) -> String {
+    let root = workspace_root().display().to_string();
+    channels_ok(dir, &["new", name, "--channels-path", &root])
 }
 
 /// Runs `channels args` in `dir`, asserting it succeeds; returns its standard output.

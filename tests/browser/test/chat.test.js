@@ -40,7 +40,7 @@ const CHROMIUM_ARGS = [
 const WAIT_MS = 30_000
 
 if (!APP_BIN || !PORT) {
-  throw new Error("APP_BIN and PORT must be set: this suite is run by `cargo test -p channels-cli --test browser`")
+  throw new Error("APP_BIN and PORT must be set: this suite is run by `cargo test -p phx-channels-cli --test browser`")
 }
 if (!existsSync(CHROMIUM)) {
   throw new Error(
