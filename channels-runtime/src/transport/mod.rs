@@ -19,6 +19,7 @@ use crate::connection::SocketShared;
 use crate::lifecycle::Lifecycle;
 use crate::serializer::Serializer;
 use crate::socket::{ConnectInfo, ConnectParams, Socket};
+use crate::state::StateMap;
 
 /// A socket handler mounted at a path, its type erased so one endpoint can hold several.
 pub(crate) trait Mount: Send + Sync {
@@ -123,8 +124,13 @@ pub(crate) async fn connect<S: Socket>(
     }
 }
 
-/// What the request tells about the client, for `connect`.
-pub(crate) fn connect_info(req: &Request<Incoming>, peer: SocketAddr, auth_token: Option<String>) -> ConnectInfo {
+/// What the request tells about the client, and the endpoint's app state, for `connect`.
+pub(crate) fn connect_info(
+    req: &Request<Incoming>,
+    peer: SocketAddr,
+    auth_token: Option<String>,
+    state: &StateMap,
+) -> ConnectInfo {
     let headers = req.headers();
     let header_pairs = |pred: &dyn Fn(&str) -> bool| -> Vec<(String, String)> {
         headers
@@ -140,6 +146,7 @@ pub(crate) fn connect_info(req: &Request<Incoming>, peer: SocketAddr, auth_token
         x_headers: header_pairs(&|n| n.starts_with("x-")),
         trace_context_headers: header_pairs(&|n| n == "traceparent" || n == "tracestate"),
         auth_token,
+        state: state.clone(),
     }
 }
 
