@@ -62,4 +62,6 @@ pub mod __private {
     pub use crate::dsl::*;
     pub use crate::payload::{Payload, PayloadError};
     pub use crate::socket::{ChannelRoute, ConnectInfo, ConnectParams, Refuse, Router, Socket};
+    pub use crate::state::{State, StateRequirement};
+    pub use std::vec::Vec;
 }
