@@ -25,13 +25,13 @@ impl UserSocket {
     channel!("test:*" => TestChannel);
     channel!("presence:*" => PresenceChannel);
 
-    async fn connect(params: &ConnectParams, _info: &ConnectInfo) -> Result<Self, Refuse> {
+    async fn connect(params: &ConnectParams, _info: &ConnectInfo, config: State<Config>) -> Result<Self, Refuse> {
         if params.get("reject") == Some("true") {
             return Err(Refuse);
         }
         let user_id = match params.get("token") {
             Some(token) => {
-                let verified = Token::verify(&secret_key_base(), TOKEN_SALT, token, MaxAge::Seconds(86_400));
+                let verified = Token::verify(&config.secret_key_base, TOKEN_SALT, token, MaxAge::Seconds(86_400));
                 Some(verified.map_err(|_| Refuse)?)
             }
             None => None,
@@ -219,13 +219,24 @@ impl PresenceChannel {
 /// The salt of user tokens, shared with `GET /token`.
 const TOKEN_SALT: &str = "user socket";
 
-fn secret_key_base() -> String {
-    std::env::var("SECRET_KEY_BASE")
-        .unwrap_or_else(|_| "conformance-secret-key-base-0123456789-0123456789-0123456789-0123".to_owned())
+/// The app's configuration, read once at startup and given to the endpoint as app state.
+struct Config {
+    /// Signs LongPoll sessions and user tokens.
+    secret_key_base: String,
+}
+
+impl Config {
+    fn from_env() -> Config {
+        let secret_key_base = std::env::var("SECRET_KEY_BASE")
+            .unwrap_or_else(|_| "conformance-secret-key-base-0123456789-0123456789-0123456789-0123".to_owned());
+        Config { secret_key_base }
+    }
 }
 
 /// `GET /token?user_id=ID`: a token for that user, as a page would embed it.
-fn token_route() -> impl warp::Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
+fn token_route(
+    secret_key_base: String,
+) -> impl warp::Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     use warp::Filter;
     #[derive(serde::Deserialize)]
     struct Query {
@@ -235,7 +246,7 @@ fn token_route() -> impl warp::Filter<Extract = (impl warp::Reply,), Error = war
         .and(warp::path::end())
         .and(warp::get())
         .and(warp::query::<Query>())
-        .map(|q: Query| Token::sign(&secret_key_base(), TOKEN_SALT, &q.user_id))
+        .map(move |q: Query| Token::sign(&secret_key_base, TOKEN_SALT, &q.user_id))
 }
 
 #[tokio::main]
@@ -258,11 +269,13 @@ async fn main() -> std::io::Result<()> {
     if let Some(period) = env_ms("PRESENCE_DOWN_MS") {
         presence = presence.down_period(period);
     }
+    let app = Config::from_env();
     let mut endpoint = Endpoint::builder()
         .socket::<UserSocket>("/socket", config)
         .presence_config(presence)
-        .secret_key_base(secret_key_base())
-        .routes(warp::Filter::or(token_route(), channels::client::client_js()));
+        .secret_key_base(app.secret_key_base.clone())
+        .routes(warp::Filter::or(token_route(app.secret_key_base.clone()), channels::client::client_js()))
+        .state(app);
     // Several nodes share broadcasts (and presence) through Redis when REDIS_URL is set.
     if let Some(redis) = RedisConfig::from_env() {
         let pubsub = PubSub::redis(redis).await.map_err(std::io::Error::other)?;
@@ -282,7 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn test_channel_replies_pushes_and_broadcasts() {
-        let endpoint = TestEndpoint::<UserSocket>::new();
+        let endpoint = TestEndpoint::<UserSocket>::new().state(Config::from_env());
         let mut client = endpoint.connect(&[]).await.unwrap();
         let topic = client.subscribe_and_join("test:unit", json!({})).await.unwrap();
         let r = client.push(&topic, "reply_ok", json!({"a": 1})).await;
@@ -306,10 +319,10 @@ mod tests {
 
     #[tokio::test]
     async fn tokens_rejections_and_presence() {
-        let endpoint = TestEndpoint::<UserSocket>::new();
+        let endpoint = TestEndpoint::<UserSocket>::new().state(Config::from_env());
         assert!(endpoint.connect(&[("reject", "true")]).await.is_err());
         assert!(endpoint.connect(&[("token", "forged")]).await.is_err());
-        let token = Token::sign(&secret_key_base(), TOKEN_SALT, "42");
+        let token = Token::sign(&Config::from_env().secret_key_base, TOKEN_SALT, "42");
         let mut client = endpoint.connect(&[("token", &token)]).await.unwrap();
         let topic = client.join("test:user", json!({})).await.unwrap().0;
         let r = client.push(&topic, "assigns", json!({})).await;

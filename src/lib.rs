@@ -81,7 +81,11 @@ pub use channels_runtime::*;
 ///   RoomChannel`: an exact topic, or a prefix ending in `*`. Routes are tried in order, first match wins; the
 ///   generated router is a `match` on the topic.
 /// - `async fn connect(params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse>` (required; may be a
-///   plain `fn`) accepts a connection with its assigns, or refuses it (HTTP 403).
+///   plain `fn`) accepts a connection with its assigns, or refuses it (HTTP 403). After `params` and `info` it may
+///   take app state: `config: State<Config>` receives the value given with
+///   [`EndpointBuilder::state`](crate::endpoint::EndpointBuilder::state).
+/// - The socket handler's [`required_state`](crate::socket::Socket::required_state) lists the `State<T>` types
+///   its `connect` and its channels' handlers take, and building the endpoint panics if one was not given.
 /// - `fn id(&self) -> Option<String>` (optional) names the connection, so broadcasting `disconnect` to that id
 ///   closes it.
 /// - Other items stay in an ordinary inherent impl.
@@ -92,7 +96,8 @@ pub use channels_runtime::*;
 ///
 /// Compile-time checks: a route hidden by an earlier route; a malformed pattern; a route naming a type that is
 /// not a `#[channel]` of this socket handler; a route that can never reach any `#[join]` pattern of its channel
-/// (`channel!("lobby:*" => RoomChannel)` when RoomChannel joins `"rooms:..."`); a missing `connect`.
+/// (`channel!("lobby:*" => RoomChannel)` when RoomChannel joins `"rooms:..."`); a missing `connect`; a
+/// `connect` parameter other than app state after `params` and `info`, or app state before them.
 ///
 /// ```
 /// use channels::prelude::*;
@@ -151,6 +156,8 @@ pub use channels_macros::socket;
 /// - `payload: Payload` or `&Payload`: the raw payload (JSON or binary);
 /// - `topic: &str`: the channel's topic;
 /// - `assigns: &UserSocket`: the connection's assigns;
+/// - `config: State<Config>` (any name): the app state of that type given to the endpoint
+///   ([`State`](crate::state::State), [`EndpointBuilder::state`](crate::endpoint::EndpointBuilder::state));
 /// - in a join, a parameter named like a capture of its pattern: that capture, parsed ([`FromTopicSegment`](crate::dsl::FromTopicSegment));
 /// - any other parameter: the payload, deserialized with serde (in a join it must be named `payload` or
 ///   `params`; in `#[handle_info]` it is the message, and its type becomes [`Channel::Info`](crate::channel::Channel::Info)).
@@ -218,7 +225,7 @@ pub use channels_macros::channel;
 /// (for instance after `"rooms:{name}"` with `name: String`, or after `#[join(_)]`) is a compile error.
 ///
 /// Parameters: captures, `payload`/`params` (the join payload, deserialized or as [`Payload`](crate::payload::Payload)), `topic: &str`,
-/// `assigns: &UserSocket`, `socket: &mut ChannelSocket<Self>`. No `self`: the handler makes the state, returning
+/// `assigns: &UserSocket`, `socket: &mut ChannelSocket<Self>`, app state as [`State<T>`](crate::state::State). No `self`: the handler makes the state, returning
 /// [`JoinResult<Self>`](crate::channel::JoinResult).
 ///
 /// ```
@@ -276,7 +283,8 @@ pub use channels_macros::join;
 /// event.
 ///
 /// Takes `&mut self` (or `&self`) and any of: the payload (deserialized into a `serde::Deserialize` type, or raw
-/// as [`Payload`](crate::payload::Payload)), `socket: &mut ChannelSocket<Self>`, `topic: &str`, `assigns: &UserSocket`. Returns
+/// as [`Payload`](crate::payload::Payload)), `socket: &mut ChannelSocket<Self>`, `topic: &str`, `assigns: &UserSocket`, app state as
+/// [`State<T>`](crate::state::State). Returns
 /// [`HandleResult`](crate::channel::HandleResult), a [`Reply`](crate::channel::Reply), `()` for no reply, a `Result` of those, or any [`IntoHandleResult`](crate::dsl::IntoHandleResult) type.
 /// One handler per event (a duplicate is a compile error); events without one get `{"reason":"unhandled event"}`.
 ///
@@ -322,7 +330,7 @@ pub use channels_macros::handle_in;
 /// It runs once per subscriber of the topic, for events listed in [`#[intercept(..)]`](macro@intercept), and
 /// decides what that subscriber's client receives (push it as is, changed, or not at all). Takes `&mut self`
 /// and any of: the broadcast's payload (deserialized, or as `&Payload`/`Payload`), the socket, `topic`,
-/// `assigns`. Returns [`OutResult`](crate::channel::OutResult) or `()`. A `#[handle_out]` for an event that is not intercepted, and an
+/// `assigns`, app state (`State<T>`). Returns [`OutResult`](crate::channel::OutResult) or `()`. A `#[handle_out]` for an event that is not intercepted, and an
 /// intercepted event without one, are compile errors. A broadcast whose payload does not deserialize into the
 /// handler's parameter is logged as an error and not pushed.
 ///
@@ -410,7 +418,7 @@ pub use channels_macros::intercept;
 ///
 /// At most one per channel. Its message parameter's type becomes [`Channel::Info`](crate::channel::Channel::Info) (`()` without one); send
 /// messages with [`ChannelSocket::send_info`](crate::channel::ChannelSocket::send_info) or a [`ChannelHandle`](crate::channel::ChannelHandle). Takes `&mut self`, the message, and any of
-/// the socket, `topic`, `assigns`. Returns [`OutResult`](crate::channel::OutResult) or `()`.
+/// the socket, `topic`, `assigns`, app state (`State<T>`). Returns [`OutResult`](crate::channel::OutResult) or `()`.
 ///
 /// ```
 /// use channels::prelude::*;
@@ -449,7 +457,7 @@ pub use channels_macros::handle_info;
 /// connection, shutdown): Phoenix's `terminate/2`.
 ///
 /// At most one per channel; takes `&mut self` and any of `reason: &TerminateReason`, the socket, `topic`,
-/// `assigns`; returns nothing.
+/// `assigns`, app state (`State<T>`); returns nothing.
 ///
 /// ```
 /// use channels::prelude::*;
@@ -488,6 +496,7 @@ pub mod prelude {
     pub use crate::endpoint::Endpoint;
     pub use crate::payload::{IntoPayload, Payload};
     pub use crate::socket::{ConnectInfo, ConnectParams, Refuse, Socket, SocketConfig};
+    pub use crate::state::State;
     pub use channels_macros::{channel, handle_in, handle_info, handle_out, intercept, join, socket, terminate};
 }
 

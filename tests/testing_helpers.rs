@@ -5,6 +5,7 @@ use std::time::Duration;
 use channels::channel::{Channel, ChannelSocket, HandleResult, JoinResult, OutResult, Reply};
 use channels::payload::Payload;
 use channels::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+use channels::state::{State, StateRequirement};
 use channels::testing::{Received, TestEndpoint};
 use serde_json::{Value, json};
 
@@ -141,4 +142,64 @@ async fn a_failed_assertion_shows_what_arrived() {
     let lobby = client.subscribe_and_join("rooms:lobby", json!({})).await.unwrap();
     let r = client.push(&lobby, "ping", json!({})).await;
     client.assert_reply(&r, "error", json!({})).await;
+}
+
+/// The app state of the tests below.
+struct Motd {
+    text: String,
+}
+
+/// Reads `Motd` in `connect` and in its channel, and declares it, as `#[socket]` would.
+struct StateSocket;
+
+impl Socket for StateSocket {
+    async fn connect(_params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
+        let motd: State<Motd> = info.state().ok_or(Refuse)?;
+        if motd.text.is_empty() { Err(Refuse) } else { Ok(StateSocket) }
+    }
+
+    fn channels() -> Router<Self> {
+        Router::new().channel::<MotdChannel>("motd")
+    }
+
+    fn required_state() -> Vec<StateRequirement> {
+        vec![StateRequirement::of::<Motd>()]
+    }
+}
+
+struct MotdChannel;
+
+impl Channel for MotdChannel {
+    type Socket = StateSocket;
+    type Info = ();
+
+    async fn join(_topic: &str, _payload: Payload, socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+        let motd = socket.state::<Motd>().expect("checked at connect");
+        JoinResult::ok_with(MotdChannel, json!({"motd": motd.text}))
+    }
+
+    async fn handle_in(&mut self, _event: &str, _payload: Payload, _socket: &mut ChannelSocket<Self>) -> HandleResult {
+        HandleResult::NoReply
+    }
+}
+
+#[tokio::test]
+async fn a_test_endpoint_gives_its_state_to_connect_and_channels() {
+    let endpoint = TestEndpoint::<StateSocket>::new().state(Motd { text: "hi".into() });
+    let mut client = endpoint.connect(&[]).await.unwrap();
+    let (_, reply) = client.join("motd", json!({})).await.unwrap();
+    assert_eq!(reply.deserialize::<Value>().unwrap(), json!({"motd": "hi"}));
+    // `connect_with`'s info carries the endpoint's state, whatever the test's info holds.
+    assert!(endpoint.connect_with(&ConnectParams::default(), &ConnectInfo::default()).await.is_ok());
+    // A later value of the same type replaces it.
+    let endpoint = endpoint.state(Motd { text: String::new() });
+    assert!(endpoint.connect(&[]).await.is_err());
+}
+
+#[tokio::test]
+#[should_panic(expected = "socket handler `testing_helpers::StateSocket` takes `State<testing_helpers::Motd>`, but \
+                           the endpoint was given no `testing_helpers::Motd`: add \
+                           `.state(testing_helpers::Motd { .. })` to the TestEndpoint")]
+async fn a_test_endpoint_without_the_state_its_socket_takes_panics_at_connect() {
+    let _ = TestEndpoint::<StateSocket>::new().connect(&[]).await;
 }

@@ -5,15 +5,21 @@
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{Attribute, Error, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Path, Token, Type, Visibility};
+use syn::{
+    Attribute, Error, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Path, Signature, Token, Type, Visibility,
+};
 
 use crate::attr::{ChannelArgs, Event, Join, Kind, Role, Route, take_intercepts};
 use crate::ctxt::Ctxt;
-use crate::signature::{HandlerSig, classify};
+use crate::signature::{HandlerSig, classify, state_param};
 
 /// The signature `connect` must have, quoted in errors.
 const CONNECT_SIGNATURE: &str =
     "async fn connect(params: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> { .. }";
+
+/// Where `connect`'s app state goes, quoted in errors.
+const CONNECT_STATE: &str = "app state parameters go after `params` and `info`: \
+                             `async fn connect(params: &ConnectParams, info: &ConnectInfo, config: State<Config>) ..`";
 
 /// The impl block `#[channel]` is on, or the error that says where `#[channel]` goes.
 pub fn channel_impl(item: TokenStream) -> Result<ItemImpl, Error> {
@@ -166,6 +172,40 @@ impl Handler {
     }
 }
 
+/// The `T` of each `State<T>` parameter `connect` takes after `params` and `info`, or the errors that say how
+/// to fix its signature.
+fn connect_state(sig: &Signature) -> Result<Vec<Type>, Error> {
+    if sig.receiver().is_some() || sig.inputs.len() < 2 {
+        let message = format!("`connect` takes the client's params and connection info: `{CONNECT_SIGNATURE}`");
+        return Err(if sig.inputs.is_empty() {
+            Error::new(sig.ident.span(), message)
+        } else {
+            Error::new_spanned(&sig.inputs, message)
+        });
+    }
+    let cx = Ctxt::new();
+    let mut state = Vec::new();
+    // `params` and `info` are the first two parameters that are not state; state goes after them.
+    let mut others = 0;
+    for input in &sig.inputs {
+        let FnArg::Typed(typed) = input else { continue };
+        match state_param(&typed.ty) {
+            Some(_) if others < 2 => cx.error_spanned_by(
+                typed,
+                format!("`connect` takes the client's params and connection info first; {CONNECT_STATE}"),
+            ),
+            Some(Ok(inner)) => state.push(inner.clone()),
+            Some(Err(why)) => cx.error_spanned_by(typed, why),
+            None if others < 2 => others += 1,
+            None => cx.error_spanned_by(
+                typed,
+                format!("after `params` and `info`, `connect` takes only app state, as `State<T>`; {CONNECT_STATE}"),
+            ),
+        }
+    }
+    cx.check().map(|()| state)
+}
+
 fn item_attrs(item: &mut ImplItem) -> Option<&mut Vec<Attribute>> {
     match item {
         ImplItem::Const(i) => Some(&mut i.attrs),
@@ -183,6 +223,8 @@ pub struct Socket {
     pub routes: Vec<Route>,
     /// `connect`, moved into the `Socket` impl (`None`: missing or malformed, reported).
     pub connect: Option<ImplItemFn>,
+    /// The `T` of each `State<T>` parameter of `connect`, after `params` and `info`, in order.
+    pub connect_state: Vec<Type>,
     /// `id`, moved into the `Socket` impl.
     pub id: Option<ImplItemFn>,
 }
@@ -190,7 +232,7 @@ pub struct Socket {
 impl Socket {
     /// Takes the routes, `connect` and `id` out of `imp`; what remains is an inherent impl.
     pub fn from_impl(cx: &Ctxt, imp: &mut ItemImpl, runtime: Path) -> Socket {
-        let mut socket = Socket { runtime, routes: Vec::new(), connect: None, id: None };
+        let mut socket = Socket { runtime, routes: Vec::new(), connect: None, connect_state: Vec::new(), id: None };
         let mut connect_seen = false;
         let mut rest = Vec::with_capacity(imp.items.len());
         for item in std::mem::take(&mut imp.items) {
@@ -200,16 +242,13 @@ impl Socket {
                 }
                 ImplItem::Fn(mut f) if f.sig.ident == "connect" => {
                     connect_seen = true;
-                    if f.sig.receiver().is_some() || f.sig.inputs.len() != 2 {
-                        let message =
-                            format!("`connect` takes the client's params and connection info: `{CONNECT_SIGNATURE}`");
-                        if f.sig.inputs.is_empty() {
-                            cx.error(f.sig.ident.span(), message);
-                        } else {
-                            cx.error_spanned_by(&f.sig.inputs, message);
+                    match connect_state(&f.sig) {
+                        Ok(state) => socket.connect_state = state,
+                        Err(e) => {
+                            cx.syn_error(e);
+                            rest.push(ImplItem::Fn(f));
+                            continue;
                         }
-                        rest.push(ImplItem::Fn(f));
-                        continue;
                     }
                     // Trait methods take no visibility; a sync `connect` is fine too (it runs inside the future).
                     f.vis = Visibility::Inherited;
@@ -397,5 +436,28 @@ pub mod tests {
         }));
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("generates `channels()`") && errors[1].contains("fn id(&self)"), "{errors:?}");
+    }
+
+    #[test]
+    fn connect_takes_state_after_params_and_info() {
+        let (model, _, errors) = socket(quote!(impl S {
+            fn connect(p: &ConnectParams, i: &ConnectInfo, c: State<Config>, d: State<db::Pool>) -> Result<Self, Refuse> {
+                todo!()
+            }
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        let state: Vec<String> = model.connect_state.iter().map(|t| quote!(#t).to_string()).collect();
+        assert_eq!(state, ["Config", "db :: Pool"]);
+        for (params, needle) in [
+            (quote! { c: State<C>, p: &ConnectParams, i: &ConnectInfo }, "params and connection info first"),
+            (quote! { p: &ConnectParams, c: State<C>, i: &ConnectInfo }, "params and connection info first"),
+            (quote! { p: &ConnectParams, i: &ConnectInfo, pool: Pool }, "takes only app state"),
+            (quote! { p: &ConnectParams, i: &ConnectInfo, c: &State<C> }, "by value"),
+        ] {
+            let (model, _, errors) = socket(quote!(impl S { fn connect(#params) {} }));
+            assert_eq!(errors.len(), 1, "{params}: {errors:?}");
+            assert!(errors[0].contains(needle), "{params}: {errors:?}");
+            assert!(model.connect.is_none());
+        }
     }
 }

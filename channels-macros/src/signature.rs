@@ -1,14 +1,14 @@
 //! Handler signatures: what each parameter of a handler receives, decided from its type and name.
 //!
 //! Extraction is by type, as in axum: `&mut ChannelSocket<Self>` (or `&`) is the socket, `Payload` / `&Payload`
-//! the raw payload, `&TerminateReason` the reason; by name for the few values that share a type with a payload:
-//! `topic: &str`, `assigns: &UserSocket`, and in joins the topic captures. Anything else is the payload,
-//! deserialized with serde (in `#[handle_info]`, the message). Names compare without one leading `_`, so an
-//! unused `_topic` still works.
+//! the raw payload, `&TerminateReason` the reason, `State<T>` the endpoint's app state of type `T`; by name for
+//! the few values that share a type with a payload: `topic: &str`, `assigns: &UserSocket`, and in joins the topic
+//! captures. Anything else is the payload, deserialized with serde (in `#[handle_info]`, the message). Names
+//! compare without one leading `_`, so an unused `_topic` still works.
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Error, FnArg, Pat, ReturnType, Signature, Type};
+use syn::{Error, FnArg, GenericArgument, Pat, PathArguments, ReturnType, Signature, Type};
 
 use crate::attr::Kind;
 use crate::ctxt::Ctxt;
@@ -52,6 +52,8 @@ pub enum Arg {
         /// `&TerminateReason`.
         by_ref: bool,
     },
+    /// `State<T>`, the endpoint's app state of type `T` ([`state_type`]).
+    State,
 }
 
 /// One classified parameter.
@@ -153,14 +155,15 @@ pub fn classify(sig: &Signature, kind: Kind, captures: &[&str], pattern_span: Sp
         let key = name.as_deref().map(normalize);
         match classify_param(kind, &ty, key, captures) {
             Ok(arg) => {
-                if let Some(prev) = params.iter().find(|p| same_slot(&p.arg, &arg)) {
-                    cx.error_spanned_by(typed, duplicate_message(kind, &arg, &prev.ty));
+                let param = Param { arg, ty };
+                if let Some(prev) = params.iter().find(|p| same_slot(p, &param)) {
+                    cx.error_spanned_by(typed, duplicate_message(kind, &param.arg, &prev.ty));
                     continue;
                 }
-                if let Arg::Capture(c) = &arg {
+                if let Arg::Capture(c) = &param.arg {
                     bound.push(c.clone());
                 }
-                params.push(Param { arg, ty });
+                params.push(param);
             }
             Err(message) => cx.error_spanned_by(typed, message),
         }
@@ -195,6 +198,9 @@ pub fn normalize(name: &str) -> &str {
 
 fn classify_param(kind: Kind, ty: &Type, name: Option<&str>, captures: &[&str]) -> Result<Arg, String> {
     let attr = kind.name();
+    if let Some(state) = state_param(ty) {
+        return state.map(|_| Arg::State).map_err(Into::into);
+    }
     if let Some((mutable, inner)) = reference(ty) {
         if last_segment_is(inner, "ChannelSocket") {
             return Ok(Arg::Socket { mutable });
@@ -241,15 +247,42 @@ fn classify_param(kind: Kind, ty: &Type, name: Option<&str>, captures: &[&str]) 
                 captures.iter().map(|c| format!("`{{{c}}}`")).collect::<Vec<_>>().join(", ")
             )),
             None => Err("a #[join] parameter needs a plain name: a capture's name, `payload`/`params` for the \
-                         payload, `topic`, or `assigns`"
+                         payload, `topic`, or `assigns` (or a `State<T>` type, for app state)"
                 .into()),
         },
         Kind::HandleIn | Kind::HandleOut => Ok(Arg::Payload),
         Kind::HandleInfo => Ok(Arg::Info),
         Kind::Terminate => Err(format!(
             "a #[{attr}] handler takes only `reason: &TerminateReason`, the socket (`&mut ChannelSocket<Self>`), \
-             `topic: &str` and `assigns: &UserSocket`"
+             `topic: &str`, `assigns: &UserSocket` and app state (`State<T>`)"
         )),
+    }
+}
+
+/// Whether a parameter of type `ty` takes app state: `Some(Ok(T))` for `State<T>` (any path ending in `State`
+/// with one type argument, as other by-type parameters match by their last segment), `Some(Err(why))` for one
+/// by reference, `None` for any other type. A `State` without a type argument is left alone: it may be the
+/// user's own type of that name (a payload), and if it was meant as ours, rustc says it needs `<T>`.
+pub fn state_param(ty: &Type) -> Option<Result<&Type, &'static str>> {
+    match reference(ty) {
+        Some((_, inner)) => state_type(inner).map(|_| {
+            Err("take app state by value: `State<T>`, not a reference (it is an `Arc`, cloned from the endpoint's)")
+        }),
+        None => state_type(ty).map(Ok),
+    }
+}
+
+/// The `T` of a parameter type `State<T>`, or `None` when it is not one with a single type argument.
+pub fn state_type(ty: &Type) -> Option<&Type> {
+    let segment = match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last()?,
+        Type::Group(g) => return state_type(&g.elem),
+        _ => return None,
+    };
+    let PathArguments::AngleBracketed(args) = &segment.arguments else { return None };
+    match (segment.ident == "State", args.args.len(), args.args.first()) {
+        (true, 1, Some(GenericArgument::Type(inner))) => Some(inner),
+        _ => None,
     }
 }
 
@@ -272,7 +305,9 @@ fn reason_allowed(kind: Kind) -> Result<(), String> {
 }
 
 /// Whether two parameters would receive the same value (one socket, one payload, one message, ...).
-fn same_slot(a: &Arg, b: &Arg) -> bool {
+fn same_slot(a: &Param, b: &Param) -> bool {
+    let (a_ty, b_ty) = (&a.ty, &b.ty);
+    let (a, b) = (&a.arg, &b.arg);
     let slot = |arg: &Arg| match arg {
         Arg::Socket { .. } => 0,
         Arg::Topic => 1,
@@ -281,9 +316,11 @@ fn same_slot(a: &Arg, b: &Arg) -> bool {
         Arg::Capture(_) => 4,
         Arg::Info => 5,
         Arg::Reason { .. } => 6,
+        Arg::State => 7,
     };
     match (a, b) {
         (Arg::Capture(x), Arg::Capture(y)) => x == y,
+        (Arg::State, Arg::State) => quote::quote!(#a_ty).to_string() == quote::quote!(#b_ty).to_string(),
         _ => slot(a) == slot(b),
     }
 }
@@ -305,6 +342,7 @@ fn duplicate_message(kind: Kind, arg: &Arg, first: &Type) -> String {
              in an enum or struct"
         ),
         Arg::Reason { .. } => "`TerminateReason` is already a parameter".into(),
+        Arg::State => "this app state is already a parameter; take it once".into(),
     }
 }
 
@@ -455,6 +493,31 @@ mod tests {
         let s = sig(parse_quote! { fn out(&mut self, p: Payload) -> OutResult });
         let c = classify(&s, Kind::HandleOut, &[], Span::call_site()).unwrap();
         assert_eq!(args(&c), [Arg::RawPayload { by_ref: false }]);
+    }
+
+    #[test]
+    fn state_by_type_in_every_kind() {
+        for kind in [Kind::Join, Kind::HandleIn, Kind::HandleOut, Kind::HandleInfo, Kind::Terminate] {
+            let s = sig(parse_quote! { fn f(config: State<Config>, pool: channels::state::State<db::Pool>) });
+            let c = classify(&s, kind, &[], Span::call_site()).unwrap();
+            assert_eq!(args(&c), [Arg::State, Arg::State], "{kind:?}");
+        }
+        // a `State` without a type argument is any other type: here, the payload
+        let s = sig(parse_quote! { fn f(&mut self, state: machine::State) });
+        assert_eq!(args(&classify(&s, Kind::HandleIn, &[], Span::call_site()).unwrap()), [Arg::Payload]);
+        let inner = |ty: Type| state_type(&ty).map(|t| quote::quote!(#t).to_string());
+        assert_eq!(inner(parse_quote!(State<a::B>)).as_deref(), Some("a :: B"));
+        assert_eq!(inner(parse_quote!(State)), None);
+        assert_eq!(inner(parse_quote!(State<A, B>)), None);
+    }
+
+    #[test]
+    fn state_mistakes() {
+        let s = sig(parse_quote! { fn f(&mut self, config: &State<Config>) });
+        assert!(err(classify(&s, Kind::HandleIn, &[], Span::call_site())).contains("take app state by value"));
+        let s = sig(parse_quote! { fn f(&mut self, a: State<Config>, b: State<Config>) });
+        let e = err(classify(&s, Kind::HandleIn, &[], Span::call_site()));
+        assert!(e.contains("this app state is already a parameter"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::pubsub::{Deliver, Delivery, Outgoing, PubSub, SubscriptionGuard};
 use crate::queue::Queue;
 use crate::serializer::{Address, Message};
 use crate::socket::{Router, Socket};
+use crate::state::StateMap;
 
 /// What every connection of one mounted socket handler shares.
 pub(crate) struct SocketShared<S> {
@@ -24,6 +25,8 @@ pub(crate) struct SocketShared<S> {
     pub pubsub: PubSub,
     pub presence: PresenceSlot,
     pub config: SocketConfig,
+    /// The endpoint's app state.
+    pub state: StateMap,
 }
 
 struct Joined {
@@ -157,6 +160,7 @@ impl<S: Socket> Connection<S> {
             outbox: self.outbox.clone(),
             pubsub: self.shared.pubsub.clone(),
             presence: self.shared.presence.clone(),
+            state: self.shared.state.clone(),
             running: self.tasks.start(topic.clone(), self.next_instance),
             replaces,
             mailbox_capacity: self.shared.config.mailbox_capacity,

@@ -7,6 +7,7 @@
 //! [`IntoOutResult`], [`ChannelInfo`]) carry `#[diagnostic::on_unimplemented]`, and the macros name them with the
 //! span of the user's token, so a wrong type is an error on that token that says what would work.
 
+use std::any::type_name;
 use std::num::{
     NonZeroI8, NonZeroI16, NonZeroI32, NonZeroI64, NonZeroI128, NonZeroIsize, NonZeroU8, NonZeroU16, NonZeroU32,
     NonZeroU64, NonZeroU128, NonZeroUsize,
@@ -19,9 +20,10 @@ use serde::de::DeserializeOwned;
 #[doc(hidden)]
 pub use channels_topic::{JoinClause, route_reaches};
 
-use crate::channel::{Channel, ChannelSocket, HandleResult, JoinResult, OutResult, Reply};
+use crate::channel::{Channel, ChannelSocket, HandleResult, JoinResult, OutResult, Reply, StopReason};
 use crate::payload::{Payload, PayloadError};
-use crate::socket::{ChannelRoute, Socket};
+use crate::socket::{ChannelRoute, Refuse, Socket};
+use crate::state::StateRequirement;
 
 /// Parses a join-pattern capture (`{room_id}` in `#[join("rooms:{room_id}")]`) into a handler parameter.
 ///
@@ -111,7 +113,8 @@ from_str_segments!(
 );
 
 /// What `#[channel]` tells `#[socket]` about a channel of socket handler `S`: its join patterns, for the
-/// compile-time check that each route reaches the channel it names.
+/// compile-time check that each route reaches the channel it names, and the app state its handlers take, for
+/// the endpoint's startup check ([`Socket::required_state`]).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a channel of socket handler `{S}`",
     label = "not a `#[channel]` of `{S}`",
@@ -121,6 +124,15 @@ from_str_segments!(
 pub trait ChannelInfo<S>: Channel<Socket = S> {
     /// The `#[join]` clauses, in order.
     const JOIN_PATTERNS: &'static [JoinClause<'static>];
+
+    /// The types of the handlers' `State<T>` parameters.
+    const REQUIRED_STATE: &'static [StateRequirement];
+}
+
+/// A `#[socket]`'s [`Socket::required_state`]: its `connect`'s and its channels' requirements, in one list.
+#[doc(hidden)]
+pub fn required_state(parts: &[&[StateRequirement]]) -> Vec<StateRequirement> {
+    parts.concat()
 }
 
 /// The route to channel `C` (generated routers call it once per matched topic; it is a constant).
@@ -335,6 +347,64 @@ pub fn undecodable_broadcast(event: &str, error: PayloadError) -> OutResult {
 pub fn push_unchanged<C: Channel>(event: &str, payload: &Payload, socket: &mut ChannelSocket<C>) -> OutResult {
     socket.push(event, payload);
     OutResult::NoReply
+}
+
+/// A `State<T>` parameter of a `#[socket]`'s `connect` that the endpoint has no `T` for (the endpoint checks
+/// at startup, so only a call that bypasses it gets here): the connection is refused, with an error log.
+#[doc(hidden)]
+pub fn missing_connect_state<S, T>() -> Refuse {
+    tracing::error!(
+        socket = type_name::<S>(),
+        state = type_name::<T>(),
+        "connection refused: `connect` takes app state the endpoint was not given; add `.state(..)` to \
+         Endpoint::builder()"
+    );
+    Refuse
+}
+
+/// A `State<T>` parameter of a `#[channel]` handler that the endpoint has no `T` for (a hand-written `Socket`
+/// impl routed here without declaring it in [`Socket::required_state`]): an error log, and the channel ends as
+/// a crash does (the client gets `phx_error`; a join is refused as a crashed one is).
+#[doc(hidden)]
+pub fn missing_state<T, C: Channel, R: MissingState>(socket: &ChannelSocket<C>) -> R {
+    let state = type_name::<T>();
+    tracing::error!(
+        topic = socket.topic(),
+        channel = type_name::<C>(),
+        state,
+        "a channel handler takes app state the endpoint was not given; add `.state(..)` to Endpoint::builder()"
+    );
+    R::missing_state(state)
+}
+
+/// What a channel callback returns when a handler's app state is missing.
+#[doc(hidden)]
+pub trait MissingState {
+    /// The outcome; `state` is the missing type's name.
+    fn missing_state(state: &str) -> Self;
+}
+
+impl<C> MissingState for JoinResult<C> {
+    fn missing_state(_: &str) -> Self {
+        JoinResult::Error(reason("join crashed", None))
+    }
+}
+
+impl MissingState for HandleResult {
+    fn missing_state(state: &str) -> Self {
+        HandleResult::Stop { reason: StopReason::Error(format!("missing state {state}")), reply: None }
+    }
+}
+
+impl MissingState for OutResult {
+    fn missing_state(state: &str) -> Self {
+        OutResult::Stop(StopReason::Error(format!("missing state {state}")))
+    }
+}
+
+/// `terminate`: the channel is ending anyway.
+impl MissingState for () {
+    fn missing_state(_: &str) -> Self {}
 }
 
 /// The topic, for a handler that also takes `&mut ChannelSocket`.

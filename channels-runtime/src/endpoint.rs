@@ -32,6 +32,7 @@ use crate::payload::IntoPayload;
 use crate::presence::{Presence, PresenceConfig, PresenceSlot};
 use crate::pubsub::PubSub;
 use crate::socket::Socket;
+use crate::state::StateMap;
 use crate::transport::{Body, Mount, SocketMount, status_response};
 
 /// How long a shutdown waits, past the drain, for connections to finish closing.
@@ -46,6 +47,7 @@ struct MountContext {
     presence: PresenceSlot,
     secret_key_base: String,
     lifecycle: Lifecycle,
+    state: StateMap,
 }
 
 type HttpService = Box<dyn Fn(Request<SyncBody>) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
@@ -115,6 +117,7 @@ pub struct EndpointBuilder {
     presence_config: PresenceConfig,
     drain: Drain,
     http_config: HttpConfig,
+    state: StateMap,
 }
 
 impl Endpoint {
@@ -128,6 +131,7 @@ impl Endpoint {
             presence_config: PresenceConfig::default(),
             drain: Drain::default(),
             http_config: HttpConfig::default(),
+            state: StateMap::default(),
         }
     }
 
@@ -283,17 +287,56 @@ impl std::fmt::Debug for Endpoint {
 impl EndpointBuilder {
     /// Mounts the socket handler `S` at `path`: its WebSocket is served at `{path}/websocket`, and its LongPoll
     /// transport, when [`SocketConfig::longpoll`] enables it, at `{path}/longpoll`.
+    ///
+    /// [`build`](Self::build) panics if `S` takes app state the endpoint is not given (see
+    /// [`state`](Self::state)).
     pub fn socket<S: Socket>(mut self, path: &str, config: SocketConfig) -> Self {
         let path = path.to_owned();
         self.sockets.push(Box::new(move |cx| {
+            cx.state.check(std::any::type_name::<S>(), &S::required_state(), "Endpoint::builder()");
             let shared = Arc::new(SocketShared {
                 router: S::channels(),
                 pubsub: cx.pubsub.clone(),
                 presence: cx.presence.clone(),
                 config,
+                state: cx.state.clone(),
             });
             Box::new(SocketMount::new(&path, shared, &cx.secret_key_base, &cx.lifecycle))
         }));
+        self
+    }
+
+    /// Gives the app a shared value (a database pool, its configuration) that `connect` and every channel can
+    /// read: as a [`State<T>`](crate::state::State) handler parameter in code written with the `channels`
+    /// macros, or with [`ConnectInfo::state`](crate::socket::ConnectInfo::state) and
+    /// [`ChannelSocket::state`](crate::channel::ChannelSocket::state). The value is kept in an `Arc` and
+    /// shared, never cloned.
+    ///
+    /// One value per type: several types may be given, and a second value of the same type replaces the first
+    /// (wrap two values of one type in types of their own). The order of `.state` and
+    /// [`.socket`](Self::socket) does not matter.
+    ///
+    /// Every type a socket handler's `connect` or one of its channels takes as `State<T>` must be given:
+    /// [`build`](Self::build) checks, and panics with the socket handler, the missing type and this fix. The
+    /// check runs at startup, not at compile time: making it a compile error would thread the endpoint's state
+    /// type through every `Socket` and `Channel`.
+    ///
+    /// ```
+    /// use channels_runtime::endpoint::Endpoint;
+    ///
+    /// struct Config {
+    ///     motd: String,
+    /// }
+    ///
+    /// let endpoint = Endpoint::builder()
+    ///     .state(Config { motd: "hello".into() })
+    ///     .state(42u32)
+    ///     .state(43u32) // replaces 42
+    ///     .build();
+    /// # drop(endpoint);
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.state.insert(state);
         self
     }
 
@@ -349,12 +392,18 @@ impl EndpointBuilder {
     }
 
     /// Builds the endpoint.
+    ///
+    /// # Panics
+    /// When a socket handler takes app state the endpoint was not given (a `State<T>` parameter of its
+    /// `connect` or of one of its channels' handlers, see [`state`](Self::state)): the message names the socket
+    /// handler, the type, and the `.state(..)` to add.
     pub fn build(self) -> Endpoint {
         // Resolve the metric handles against the recorder installed by now.
         crate::metrics::metrics();
         let secret_key_base = self.secret_key_base.unwrap_or_else(random_secret);
         let presence = PresenceSlot::new(self.pubsub.clone(), self.presence_config);
-        let cx = MountContext { pubsub: self.pubsub, presence, secret_key_base, lifecycle: Lifecycle::new(self.drain) };
+        let lifecycle = Lifecycle::new(self.drain);
+        let cx = MountContext { pubsub: self.pubsub, presence, secret_key_base, lifecycle, state: self.state };
         let mounts = self.sockets.into_iter().map(|mount| mount(&cx)).collect();
         let MountContext { pubsub, presence, lifecycle, .. } = cx;
         let http_config = self.http_config;

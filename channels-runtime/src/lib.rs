@@ -12,6 +12,7 @@
 //! |---|---|
 //! | [`endpoint`] | the server: sockets mounted at paths, your own routes, HTTP limits, graceful shutdown |
 //! | [`socket`] | socket handlers: `connect`, the socket id, channel routes, per-socket settings |
+//! | [`state`] | app state (a database pool, configuration) given to the endpoint, read by `connect` and channels |
 //! | [`channel`] | channels: joins, events, replies, pushes, broadcasts, `handle_out`, `handle_info` |
 //! | [`pubsub`] | topics and broadcasts, on one node or across nodes through an adapter |
 //! | [`presence`] | who is online in each topic, on every node |
@@ -48,6 +49,7 @@ pub mod pubsub;
 mod queue;
 mod serializer;
 pub mod socket;
+pub mod state;
 pub mod testing;
 pub mod token;
 mod transport;
@@ -59,4 +61,6 @@ pub mod __private {
     pub use crate::dsl::*;
     pub use crate::payload::{Payload, PayloadError};
     pub use crate::socket::{ChannelRoute, ConnectInfo, ConnectParams, Refuse, Router, Socket};
+    pub use crate::state::{State, StateRequirement};
+    pub use std::vec::Vec;
 }

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::channel::{Channel, JoinStart, Started};
 pub use crate::config::SocketConfig;
+use crate::state::{State, StateMap, StateRequirement};
 
 /// A socket handler, as Phoenix's `UserSocket`: authenticates each connection and routes its topics.
 ///
@@ -61,6 +62,42 @@ pub trait Socket: Sized + Send + Sync + 'static {
 
     /// The channel routes, tried in order; built once when the socket is mounted.
     fn channels() -> Router<Self>;
+
+    /// The app state `connect` and the routed channels take (their [`State<T>`](crate::state::State)
+    /// parameters): building the endpoint checks it was given each type, so a missing one stops the app at
+    /// startup rather than failing a request. `#[socket]` writes it from the handlers' parameters; by default
+    /// none is checked, and a missing state is found at run time instead (`connect` refuses the connection, a
+    /// channel stops with `phx_error`; both log an error).
+    ///
+    /// ```should_panic
+    /// # use channels_runtime::endpoint::Endpoint;
+    /// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket, SocketConfig};
+    /// use channels_runtime::state::{State, StateRequirement};
+    ///
+    /// struct Pool;
+    /// struct UserSocket;
+    ///
+    /// impl Socket for UserSocket {
+    ///     async fn connect(_: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
+    ///         let _pool: State<Pool> = info.state().ok_or(Refuse)?;
+    ///         Ok(UserSocket)
+    ///     }
+    ///
+    ///     fn channels() -> Router<Self> {
+    ///         Router::new()
+    ///     }
+    ///
+    ///     fn required_state() -> Vec<StateRequirement> {
+    ///         vec![StateRequirement::of::<Pool>()]
+    ///     }
+    /// }
+    ///
+    /// // panics: "socket handler `..UserSocket` takes `State<..Pool>`, but the endpoint was given no `..Pool`: ..."
+    /// let endpoint = Endpoint::builder().socket::<UserSocket>("/socket", SocketConfig::default()).build();
+    /// ```
+    fn required_state() -> Vec<StateRequirement> {
+        Vec::new()
+    }
 }
 
 /// The refusal of a connection: an HTTP status and an optional body, as Phoenix's `connect` returning `:error`
@@ -264,7 +301,7 @@ fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-/// What the transport knows about a connection besides its params.
+/// What the transport knows about a connection besides its params, and the endpoint's app state.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectInfo {
     /// The peer's address.
@@ -279,6 +316,27 @@ pub struct ConnectInfo {
     pub trace_context_headers: Vec<(String, String)>,
     /// The token the client sent with the `authToken` option (a `Sec-WebSocket-Protocol` entry).
     pub auth_token: Option<String>,
+    pub(crate) state: StateMap,
+}
+
+impl ConnectInfo {
+    /// The endpoint's app state of type `T` (given with
+    /// [`EndpointBuilder::state`](crate::endpoint::EndpointBuilder::state)), or `None` when it has none of that
+    /// type.
+    ///
+    /// ```
+    /// use channels_runtime::socket::ConnectInfo;
+    /// use channels_runtime::state::State;
+    ///
+    /// struct Config;
+    ///
+    /// // A default `ConnectInfo` belongs to no endpoint; see the `state` module for one that does.
+    /// let state: Option<State<Config>> = ConnectInfo::default().state();
+    /// assert!(state.is_none());
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
+        self.state.get()
+    }
 }
 
 /// The channel routes of a socket handler: topic patterns, first match wins.

@@ -55,6 +55,7 @@ use crate::presence::{PresenceConfig, PresenceSlot};
 use crate::pubsub::{Broadcast, PubSub, Subscription};
 use crate::serializer::{Frame, Message, Serializer};
 use crate::socket::{ConnectInfo, ConnectParams, Refuse, Socket};
+use crate::state::StateMap;
 
 /// How long assertions wait by default (Phoenix's `assert_receive` waits 100 ms).
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
@@ -74,7 +75,47 @@ impl<S: Socket> TestEndpoint<S> {
     pub fn with_config(config: SocketConfig) -> Self {
         let pubsub = PubSub::new();
         let presence = PresenceSlot::new(pubsub.clone(), PresenceConfig::default());
-        TestEndpoint { shared: Arc::new(SocketShared { router: S::channels(), pubsub, presence, config }) }
+        Self::mount(pubsub, presence, config, StateMap::default())
+    }
+
+    /// Gives the app state `state`, as [`EndpointBuilder::state`](crate::endpoint::EndpointBuilder::state) does
+    /// (one value per type, the last one given wins), to the clients that connect from now on.
+    ///
+    /// ```
+    /// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+    /// # use channels_runtime::state::State;
+    /// use channels_runtime::testing::TestEndpoint;
+    ///
+    /// struct Config {
+    ///     open: bool,
+    /// }
+    ///
+    /// struct UserSocket;
+    ///
+    /// impl Socket for UserSocket {
+    ///     async fn connect(_: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
+    ///         let config: State<Config> = info.state().ok_or(Refuse)?;
+    ///         if config.open { Ok(UserSocket) } else { Err(Refuse) }
+    ///     }
+    /// #   fn channels() -> Router<Self> { Router::new() }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let closed = TestEndpoint::<UserSocket>::new().state(Config { open: false });
+    /// assert!(closed.connect(&[]).await.is_err());
+    /// let open = closed.state(Config { open: true });
+    /// assert!(open.connect(&[]).await.is_ok());
+    /// # }
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(self, state: T) -> Self {
+        let SocketShared { pubsub, presence, config, state: map, .. } = &*self.shared;
+        let mut map = map.clone();
+        map.insert(state);
+        Self::mount(pubsub.clone(), presence.clone(), config.clone(), map)
+    }
+
+    fn mount(pubsub: PubSub, presence: PresenceSlot, config: SocketConfig, state: StateMap) -> Self {
+        TestEndpoint { shared: Arc::new(SocketShared { router: S::channels(), pubsub, presence, config, state }) }
     }
 
     /// The PubSub the clients share: broadcast from the test with it.
@@ -83,14 +124,24 @@ impl<S: Socket> TestEndpoint<S> {
     }
 
     /// Connects a client with these params (and default connect info), running the handler's `connect`.
+    ///
+    /// # Panics
+    /// As [`EndpointBuilder::build`](crate::endpoint::EndpointBuilder::build) does, when `S` takes app state
+    /// this endpoint was not given (see [`state`](Self::state)).
     pub async fn connect(&self, params: &[(&str, &str)]) -> Result<TestClient<S>, Refuse> {
         let query: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
         self.connect_with(&ConnectParams::from_query(&query.join("&")), &ConnectInfo::default()).await
     }
 
-    /// Connects a client with these params and connect info.
+    /// Connects a client with these params and connect info (whose app state is this endpoint's).
+    ///
+    /// # Panics
+    /// As [`connect`](Self::connect).
     pub async fn connect_with(&self, params: &ConnectParams, info: &ConnectInfo) -> Result<TestClient<S>, Refuse> {
-        let assigns = S::connect(params, info).await?;
+        // Checked here rather than where the endpoint is made: `.state(..)` comes after `new()`.
+        self.shared.state.check(std::any::type_name::<S>(), &S::required_state(), "the TestEndpoint");
+        let info = ConnectInfo { state: self.shared.state.clone(), ..info.clone() };
+        let assigns = S::connect(params, &info).await?;
         let outbox = Outbox::new(Serializer::V2, &self.shared.config);
         Ok(TestClient {
             connection: Connection::new(assigns, outbox.clone(), self.shared.clone()),

@@ -3,13 +3,14 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Ident, ItemImpl, Lifetime, Path, Type};
 
 use channels_topic::{JoinPattern, Segment};
 
 use crate::ast::{Channel, Handler};
 use crate::attr::{Join, Kind};
-use crate::signature::{Arg, HandlerSig, Receiver};
+use crate::signature::{Arg, HandlerSig, Receiver, state_type};
 
 /// The `Channel` and `ChannelInfo` impls (complete, minus the handlers that had mistakes).
 pub fn generate(channel: &Channel, imp: &ItemImpl) -> TokenStream {
@@ -32,6 +33,7 @@ pub fn generate(channel: &Channel, imp: &ItemImpl) -> TokenStream {
         clauses.push(quote!(#p::JoinClause::Any));
     }
     let intercepts = &channel.intercepts;
+    let required_state = required_state(channel);
 
     let info = channel.handlers(Kind::HandleInfo).find_map(|h| h.sig.as_ref());
     let info_ty = info
@@ -58,8 +60,25 @@ pub fn generate(channel: &Channel, imp: &ItemImpl) -> TokenStream {
 
         impl #impl_generics #p::ChannelInfo<<#self_ty as #p::Channel>::Socket> for #self_ty #where_clause {
             const JOIN_PATTERNS: &'static [#p::JoinClause<'static>] = &[#(#clauses),*];
+            const REQUIRED_STATE: &'static [#p::StateRequirement] = &[#(#required_state),*];
         }
     }
+}
+
+/// A `StateRequirement` per type the handlers take as `State<T>`, each type once.
+fn required_state(channel: &Channel) -> Vec<TokenStream> {
+    let p = &channel.runtime;
+    let mut seen = Vec::new();
+    let mut required = Vec::new();
+    let params = channel.handlers.iter().filter_map(|h| h.sig.as_ref()).flat_map(|sig| &sig.params);
+    for ty in params.filter(|param| param.arg == Arg::State).filter_map(|param| state_type(&param.ty)) {
+        let key = ty.to_token_stream().to_string();
+        if !seen.contains(&key) {
+            seen.push(key);
+            required.push(quote_spanned!(ty.span()=> #p::StateRequirement::of::<#ty>()));
+        }
+    }
+    required
 }
 
 fn join(channel: &Channel) -> TokenStream {
@@ -283,6 +302,17 @@ fn invocation(p: &Path, kind: Kind, h: &Handler, sig: &HandlerSig, captures: &[(
                 let (_, local) = captures.iter().find(|(n, _)| n == name).expect("classify binds only captures");
                 quote!(#local)
             }
+            Arg::State => {
+                let inner = state_type(ty).expect("classify accepts `State<T>` only");
+                // Spanned on the user's type, so a `State` that is not this crate's is an error there.
+                let local = Ident::new(&format!("__channels_state_{}", args.len()), ty.span());
+                prelude.push(quote! {
+                    let ::core::option::Option::Some(#local) = #p::ChannelSocket::state::<#inner>(__socket) else {
+                        return #p::missing_state::<#inner, _, _>(__socket);
+                    };
+                });
+                quote!(#local)
+            }
             Arg::Info => quote!(__info),
             Arg::Reason { by_ref: true } => quote!(__reason),
             Arg::Reason { by_ref: false } => quote!(::core::clone::Clone::clone(__reason)),
@@ -337,6 +367,32 @@ mod tests {
         assert!(generated.contains("\"new_msg\" =>"), "{generated}");
         assert!(generated.contains("JOIN_PATTERNS"), "{generated}");
         assert!(generated.contains(":: channels :: __private :: Channel for RoomChannel"), "{generated}");
+    }
+
+    #[test]
+    fn state_parameters_are_taken_from_the_socket_and_listed_once() {
+        let (model, imp, errors) = channel(quote! { impl C {
+            #[join("a")] fn j(c: State<Config>) -> JoinResult<Self> { todo!() }
+            #[handle_in("x")] fn x(&mut self, p: State<Pool>, c: State<Config>) {}
+        }});
+        assert!(errors.is_empty(), "{errors:?}");
+        let generated = super::generate(&model, &imp).to_string();
+        assert!(
+            generated.contains(
+                "REQUIRED_STATE : & 'static [:: channels :: __private :: StateRequirement] = & [\
+                 :: channels :: __private :: StateRequirement :: of :: < Config > () , \
+                 :: channels :: __private :: StateRequirement :: of :: < Pool > ()]"
+            ),
+            "{generated}"
+        );
+        assert!(
+            generated.contains(
+                "let :: core :: option :: Option :: Some (__channels_state_0) = \
+                 :: channels :: __private :: ChannelSocket :: state :: < Pool > (__socket) else { \
+                 return :: channels :: __private :: missing_state :: < Pool , _ , _ > (__socket) ; }"
+            ),
+            "{generated}"
+        );
     }
 
     #[test]

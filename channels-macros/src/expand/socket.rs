@@ -8,6 +8,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{LitStr, Type};
 
 use channels_topic::RoutePattern;
@@ -55,8 +56,31 @@ pub fn generate(socket: &Socket, self_ty: &Type) -> TokenStream {
     if !catch_all {
         arms.push(quote!(_ => ::core::option::Option::None,));
     }
+    let mut connect_helper = None;
     let connect = match &socket.connect {
-        Some(f) => quote!(#f),
+        Some(f) if socket.connect_state.is_empty() => quote!(#f),
+        Some(f) => {
+            // The user's `connect` becomes an inherent helper; the trait's calls it with the state it takes.
+            let mut helper = f.clone();
+            helper.sig.ident = format_ident!("__channels_connect", span = f.sig.ident.span());
+            connect_helper = Some(quote!(impl #self_ty { #helper }));
+            let locals: Vec<_> =
+                (0..socket.connect_state.len()).map(|i| format_ident!("__channels_state_{i}")).collect();
+            let state = &socket.connect_state;
+            quote! {
+                async fn connect(
+                    __params: &#p::ConnectParams,
+                    __info: &#p::ConnectInfo,
+                ) -> ::core::result::Result<Self, #p::Refuse> {
+                    #(
+                        let ::core::option::Option::Some(#locals) = #p::ConnectInfo::state::<#state>(__info) else {
+                            return ::core::result::Result::Err(#p::missing_connect_state::<Self, #state>());
+                        };
+                    )*
+                    Self::__channels_connect(__params, __info, #(#locals),*).await
+                }
+            }
+        }
         // Keeps the impl complete after the missing-`connect` error, so that error stands alone.
         None => quote! {
             async fn connect(
@@ -68,9 +92,14 @@ pub fn generate(socket: &Socket, self_ty: &Type) -> TokenStream {
         },
     };
     let id = &socket.id;
+    let connect_state =
+        socket.connect_state.iter().map(|t| quote_spanned!(t.span()=> #p::StateRequirement::of::<#t>()));
+    let channels = socket.routes.iter().map(|route| &route.channel);
     quote! {
         const _: () = {
             #(#consts)*
+
+            #connect_helper
 
             impl #p::Socket for #self_ty {
                 #connect
@@ -79,6 +108,12 @@ pub fn generate(socket: &Socket, self_ty: &Type) -> TokenStream {
                     #p::Router::from_fn(|__topic: &::core::primitive::str| match __topic {
                         #(#arms)*
                     })
+                }
+                fn required_state() -> #p::Vec<#p::StateRequirement> {
+                    #p::required_state(&[
+                        &[#(#connect_state),*],
+                        #(<#channels as #p::ChannelInfo<Self>>::REQUIRED_STATE),*
+                    ])
                 }
             }
         };
@@ -99,6 +134,26 @@ mod tests {
         assert!(generated.contains("\"admin:lobby\" =>"), "{generated}");
         assert!(generated.contains("starts_with (__t , \"rooms:\")"), "{generated}");
         assert!(generated.contains("_ => :: core :: option :: Option :: None"), "{generated}");
+    }
+
+    #[test]
+    fn connect_with_state_becomes_a_helper_the_trait_calls_with_it() {
+        let (model, imp, errors) = socket(quote! { impl S {
+            channel!("a:*" => A);
+            fn connect(p: &ConnectParams, i: &ConnectInfo, c: State<Config>) -> Result<Self, Refuse> { todo!() }
+        }});
+        assert!(errors.is_empty(), "{errors:?}");
+        let generated = super::generate(&model, &imp.self_ty).to_string();
+        assert!(generated.contains("impl S { async fn __channels_connect (p : & ConnectParams"), "{generated}");
+        assert!(generated.contains("ConnectInfo :: state :: < Config > (__info)"), "{generated}");
+        assert!(generated.contains("Self :: __channels_connect (__params , __info , __channels_state_0) . await"));
+        assert!(
+            generated.contains(
+                "required_state (& [& [:: channels :: __private :: StateRequirement :: of :: < Config > ()] , \
+                 < A as :: channels :: __private :: ChannelInfo < Self >> :: REQUIRED_STATE])"
+            ),
+            "{generated}"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::pubsub::{Broadcast, PubSub};
 use crate::queue::{PushError, Queue};
 use crate::serializer::{Address, Frame};
 use crate::socket::Socket;
+use crate::state::{State, StateMap};
 
 /// A channel: Phoenix's `use Phoenix.Channel` module, as a trait.
 ///
@@ -277,6 +278,7 @@ pub struct ChannelSocket<C: Channel> {
     /// What this channel tracks in presence, untracked when the channel (and so this socket) is dropped.
     presence: Option<PresenceOwner>,
     presence_slot: PresenceSlot,
+    state: StateMap,
     _info: PhantomData<fn(C::Info)>,
 }
 
@@ -310,6 +312,55 @@ impl<C: Channel> ChannelSocket<C> {
     /// The endpoint's presence tracker.
     pub fn presence(&self) -> Presence {
         self.presence_slot.get().clone()
+    }
+
+    /// The endpoint's app state of type `T` (given with
+    /// [`EndpointBuilder::state`](crate::endpoint::EndpointBuilder::state)), or `None` when it has none of that
+    /// type. Handlers written with `#[channel]` can take it as a `State<T>` parameter instead.
+    ///
+    /// ```
+    /// use channels_runtime::channel::{Channel, ChannelSocket, HandleResult, JoinResult};
+    /// use channels_runtime::payload::Payload;
+    /// use channels_runtime::state::State;
+    /// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+    /// # use channels_runtime::testing::TestEndpoint;
+    /// # struct UserSocket;
+    /// # impl Socket for UserSocket {
+    /// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+    /// #     fn channels() -> Router<Self> { Router::new().channel::<Counter>("counter") }
+    /// # }
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// /// Shared by every channel of the endpoint.
+    /// struct Hits {
+    ///     count: AtomicU64,
+    /// }
+    ///
+    /// struct Counter;
+    ///
+    /// impl Channel for Counter {
+    ///     type Socket = UserSocket;
+    ///     type Info = ();
+    ///
+    ///     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+    ///         JoinResult::ok(Counter)
+    ///     }
+    ///
+    ///     async fn handle_in(&mut self, _: &str, _: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
+    ///         let hits: State<Hits> = socket.state().expect("the endpoint is given `Hits`");
+    ///         HandleResult::ok(serde_json::json!({"hits": hits.count.fetch_add(1, Ordering::Relaxed) + 1}))
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let endpoint = TestEndpoint::<UserSocket>::new().state(Hits { count: AtomicU64::new(0) });
+    /// # let mut client = endpoint.connect(&[]).await.unwrap();
+    /// # let counter = client.subscribe_and_join("counter", serde_json::json!({})).await.unwrap();
+    /// # let r = client.push(&counter, "hit", serde_json::json!({})).await;
+    /// # client.assert_reply(&r, "ok", serde_json::json!({"hits": 1})).await;
+    /// # }
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
+        self.state.get()
     }
 
     /// Pushes `event` with `payload` to this client only. A push made while joining reaches the client right

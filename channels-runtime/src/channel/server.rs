@@ -17,6 +17,7 @@ use crate::presence::PresenceSlot;
 use crate::pubsub::{Broadcast, Delivery, Intercept, PubSub};
 use crate::queue::{PushError, Queue};
 use crate::serializer::Address;
+use crate::state::StateMap;
 
 /// Everything a channel task needs to join.
 pub(crate) struct JoinStart<S> {
@@ -28,6 +29,7 @@ pub(crate) struct JoinStart<S> {
     pub outbox: Arc<Outbox>,
     pub pubsub: PubSub,
     pub presence: PresenceSlot,
+    pub state: StateMap,
     /// Tells the connection when this task has ended.
     pub running: Running,
     /// When this join replaces a joined channel on the same topic: that channel's join_ref, closed after the
@@ -53,7 +55,9 @@ pub(crate) fn start<C: Channel>(start: JoinStart<C::Socket>) -> Started {
 }
 
 async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<ChannelMsg>>, joined: oneshot::Sender<bool>) {
-    let JoinStart { topic, join_ref, ref_, payload, assigns, outbox, pubsub, presence, running, replaces, .. } = start;
+    let JoinStart {
+        topic, join_ref, ref_, payload, assigns, outbox, pubsub, presence, state, running, replaces, ..
+    } = start;
     let mut socket = ChannelSocket::<C> {
         topic: topic.clone(),
         join_ref: join_ref.clone().or_else(|| ref_.clone()),
@@ -67,6 +71,7 @@ async fn run<C: Channel>(start: JoinStart<C::Socket>, mailbox: Arc<Queue<Channel
         deferred: Mutex::new(Some(Vec::new())),
         presence_slot: presence,
         presence: None,
+        state,
         _info: PhantomData,
     };
     let joining = catch_unwind(C::join(&topic, payload, &mut socket)).await;

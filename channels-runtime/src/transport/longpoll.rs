@@ -151,7 +151,7 @@ impl<S: Socket> LongPoll<S> {
         };
         let params = ConnectParams::from_query(req.uri().query().unwrap_or(""));
         let auth_token = header_str(req.headers(), "x-phoenix-authtoken").map(str::to_owned);
-        let info = connect_info(&req, peer, auth_token);
+        let info = connect_info(&req, peer, auth_token, &self.shared.state);
         let (serializer, assigns) = match connect::<S>(&params, &info, peer).await {
             Ok(accepted) => accepted,
             Err(Refused::Socket(refuse)) => return refused(&refuse),

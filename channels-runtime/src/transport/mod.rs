@@ -23,6 +23,7 @@ use crate::connection::SocketShared;
 use crate::lifecycle::Lifecycle;
 use crate::serializer::Serializer;
 use crate::socket::{ConnectInfo, ConnectParams, Refuse, RefuseBody, Socket};
+use crate::state::StateMap;
 
 /// A request body of any HTTP server (hyper's own, or axum's when the endpoint is mounted in a router).
 pub(crate) type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -145,8 +146,13 @@ pub(crate) fn refusal_response(refuse: &Refuse) -> Response {
     response
 }
 
-/// What the request tells about the client, for `connect`.
-pub(crate) fn connect_info(req: &Request<Body>, peer: SocketAddr, auth_token: Option<String>) -> ConnectInfo {
+/// What the request tells about the client, and the endpoint's app state, for `connect`.
+pub(crate) fn connect_info(
+    req: &Request<Body>,
+    peer: SocketAddr,
+    auth_token: Option<String>,
+    state: &StateMap,
+) -> ConnectInfo {
     let headers = req.headers();
     let header_pairs = |pred: &dyn Fn(&str) -> bool| -> Vec<(String, String)> {
         headers
@@ -163,6 +169,7 @@ pub(crate) fn connect_info(req: &Request<Body>, peer: SocketAddr, auth_token: Op
         x_headers: header_pairs(&|n| n.starts_with("x-")),
         trace_context_headers: header_pairs(&|n| n == "traceparent" || n == "tracestate"),
         auth_token,
+        state: state.clone(),
     }
 }
 

@@ -52,7 +52,7 @@ pub(crate) async fn upgrade<S: Socket>(
         Some(None) => return status_response(StatusCode::BAD_REQUEST, "malformed auth token subprotocol"),
         None => None,
     };
-    let info = connect_info(&req, peer, auth_token);
+    let info = connect_info(&req, peer, auth_token, &shared.state);
     let (serializer, assigns) = match connect::<S>(&params, &info, peer).await {
         Ok(accepted) => accepted,
         Err(Refused::Socket(refuse)) => return refusal_response(&refuse),
