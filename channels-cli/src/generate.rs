@@ -28,6 +28,7 @@ const NEW_PROJECT: &[Template] = &[
     Template { path: "README.md", text: include_str!("../templates/new/README.md.tpl") },
     Template { path: "src/main.rs", text: include_str!("../templates/new/src/main.rs.tpl") },
     Template { path: "src/lib.rs", text: include_str!("../templates/new/src/lib.rs.tpl") },
+    Template { path: "src/config.rs", text: include_str!("../templates/new/src/config.rs.tpl") },
     Template { path: "src/web/mod.rs", text: include_str!("../templates/new/src/web/mod.rs.tpl") },
     Template { path: "src/web/user_socket.rs", text: include_str!("../templates/new/src/web/user_socket.rs.tpl") },
     Template { path: "src/web/room_channel.rs", text: include_str!("../templates/new/src/web/room_channel.rs.tpl") },

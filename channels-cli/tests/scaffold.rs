@@ -14,6 +14,7 @@ const PROJECT_FILES: &[&str] = &[
     "README.md",
     "src/main.rs",
     "src/lib.rs",
+    "src/config.rs",
     "src/web/mod.rs",
     "src/web/user_socket.rs",
     "src/web/room_channel.rs",

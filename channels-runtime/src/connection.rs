@@ -69,6 +69,10 @@ impl<S: Socket> Connection<S> {
     }
 
     /// The settings of the connection's socket handler.
+    pub(crate) fn assigns(&self) -> &S {
+        &self.assigns
+    }
+
     pub(crate) fn config(&self) -> &SocketConfig {
         &self.shared.config
     }

@@ -236,6 +236,30 @@ impl<S: Socket> fmt::Debug for TestClient<S> {
 }
 
 impl<S: Socket> TestClient<S> {
+    /// The connection's assigns: the value `connect` returned (Phoenix's `socket.assigns` after `connect/3`).
+    ///
+    /// ```
+    /// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+    /// use channels_runtime::testing::TestEndpoint;
+    ///
+    /// struct UserSocket { user: Option<String> }
+    ///
+    /// impl Socket for UserSocket {
+    ///     async fn connect(params: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> {
+    ///         Ok(UserSocket { user: params.get("user").map(str::to_owned) })
+    ///     }
+    ///     fn channels() -> Router<Self> { Router::new() }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let client = TestEndpoint::<UserSocket>::new().connect(&[("user", "42")]).await.unwrap();
+    /// assert_eq!(client.assigns().user.as_deref(), Some("42"));
+    /// # }
+    /// ```
+    pub fn assigns(&self) -> &S {
+        self.connection.assigns()
+    }
+
     /// How long assertions wait.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;

@@ -4,13 +4,14 @@
 use channels::testing::{Joined, TestClient, TestEndpoint};
 use serde_json::json;
 
+use {{crate_name}}::config::Config;
 use {{crate_name}}::web::UserSocket;
 
 type Client = TestClient<UserSocket>;
 
 /// A client of a fresh endpoint, joined to `{{topic}}:lobby` and subscribed to its broadcasts.
 async fn joined() -> (TestEndpoint<UserSocket>, Client, Joined) {
-    let endpoint = TestEndpoint::<UserSocket>::new();
+    let endpoint = TestEndpoint::<UserSocket>::new().state(Config::from_env());
     let mut client = endpoint.connect(&[]).await.expect("connect");
     let topic = client.subscribe_and_join("{{topic}}:lobby", json!({})).await;
     (endpoint, client, topic.expect("join {{topic}}:lobby"))

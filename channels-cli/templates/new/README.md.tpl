@@ -26,8 +26,9 @@ cargo test
 | path | what |
 |---|---|
 | `src/main.rs` | the endpoint: the socket at `/socket`, the page at `/`, the browser client at `/js/channels.js`; port `PORT` (4000) |
-| `src/lib.rs` | the library `tests/` use: `pub mod web` |
-| `src/web/user_socket.rs` | `UserSocket`: `connect` (who may connect) and the `channel!` routes (which channel serves a topic) |
+| `src/lib.rs` | the library `tests/` use: `pub mod config`, `pub mod web` |
+| `src/config.rs` | `Config`, read once from the environment (`SECRET_KEY_BASE`: set it in production) and given to the endpoint with `.state(..)`; handlers take it as a `config: State<Config>` parameter |
+| `src/web/user_socket.rs` | `UserSocket`: `connect` (who may connect: anyone, or the user a `token` param names; a token that does not verify gets HTTP 401) and the `channel!` routes (which channel serves a topic) |
 | `src/web/room_channel.rs` | `RoomChannel`: joins `rooms:lobby`, refuses other rooms, broadcasts `new_msg` |
 | `src/web/mod.rs` | one module per channel |
 | `assets/index.html` | the chat page: `#messages`, `#chat-input` (Enter pushes `new_msg`), a connection status |

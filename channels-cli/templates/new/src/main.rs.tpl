@@ -5,6 +5,7 @@
 use channels::prelude::*;
 use warp::Filter;
 
+use {{crate_name}}::config::Config;
 use {{crate_name}}::web::UserSocket;
 
 #[tokio::main]
@@ -28,7 +29,11 @@ async fn main() -> std::io::Result<()> {
     // framework, with the API of the official `phoenix` npm client).
     let page = warp::path::end().map(|| warp::reply::html(include_str!("../assets/index.html")));
     let routes = page.or(channels::client::client_js());
+    // Handlers read it as a `State<Config>` parameter.
+    let config = Config::from_env();
     let endpoint = Endpoint::builder()
+        .secret_key_base(config.secret_key_base.clone())
+        .state(config)
         .socket::<UserSocket>("/socket", SocketConfig::default())
         .routes(routes)
         .build();

@@ -4,13 +4,15 @@
 use std::time::Duration;
 
 use channels::testing::TestEndpoint;
+use channels::token::Token;
 use serde_json::json;
 
+use {{crate_name}}::config::{Config, USER_TOKEN_SALT};
 use {{crate_name}}::web::UserSocket;
 
 #[tokio::test]
 async fn new_msg_is_broadcast_to_everyone_in_the_room() {
-    let endpoint = TestEndpoint::<UserSocket>::new();
+    let endpoint = TestEndpoint::<UserSocket>::new().state(Config::from_env());
     let mut alice = endpoint.connect(&[]).await.expect("connect");
     let mut bob = endpoint.connect(&[]).await.expect("connect");
     let lobby = alice.subscribe_and_join("rooms:lobby", json!({})).await;
@@ -27,7 +29,7 @@ async fn new_msg_is_broadcast_to_everyone_in_the_room() {
 
 #[tokio::test]
 async fn other_rooms_are_private() {
-    let endpoint = TestEndpoint::<UserSocket>::new();
+    let endpoint = TestEndpoint::<UserSocket>::new().state(Config::from_env());
     let mut client = endpoint.connect(&[]).await.expect("connect");
 
     let refusal = client.join("rooms:secret", json!({})).await;
@@ -39,7 +41,7 @@ async fn other_rooms_are_private() {
 
 #[tokio::test]
 async fn a_message_without_a_body_is_refused_and_not_broadcast() {
-    let endpoint = TestEndpoint::<UserSocket>::new();
+    let endpoint = TestEndpoint::<UserSocket>::new().state(Config::from_env());
     let mut client = endpoint.connect(&[]).await.expect("connect");
     let lobby = client.subscribe_and_join("rooms:lobby", json!({})).await;
     let lobby = lobby.expect("join rooms:lobby");
@@ -49,4 +51,25 @@ async fn a_message_without_a_body_is_refused_and_not_broadcast() {
     client.assert_reply_matching(&push, "error", |_| true).await;
     let within = Duration::from_millis(50);
     client.refute_broadcast("new_msg", within).await;
+}
+
+#[tokio::test]
+async fn a_token_names_the_user_and_a_forged_one_is_refused() {
+    let config = Config::from_env();
+    let token = Token::sign(&config.secret_key_base, USER_TOKEN_SALT, "42");
+    let endpoint = TestEndpoint::<UserSocket>::new().state(config);
+
+    let alice = endpoint
+        .connect(&[("token", &token)])
+        .await
+        .expect("a valid token connects");
+    let anonymous = endpoint.connect(&[]).await.expect("no token connects");
+    let forged = endpoint.connect(&[("token", "forged")]).await;
+
+    assert_eq!(alice.assigns().user_id.as_deref(), Some("42"));
+    assert_eq!(anonymous.assigns().user_id, None);
+    assert_eq!(
+        forged.expect_err("a forged token is refused").status_code(),
+        401
+    );
 }
