@@ -44,7 +44,8 @@ async fn main() -> std::io::Result<()> {
         .layer(axum::middleware::map_request(peer_address));
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    tracing::info!("listening on {}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    tracing::info!("listening on {addr} (http://{addr})");
     let draining = endpoint.clone();
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {

@@ -10,6 +10,8 @@ use support::process::{ServerProcess, example_bin};
 #[tokio::test]
 async fn the_page_a_favicon_answer_and_a_busy_port_named() {
     let server = ServerProcess::start("chat");
+    // The address as a URL a terminal makes clickable.
+    assert!(server.logs().contains(&format!("(http://127.0.0.1:{})", server.port())), "{}", server.logs());
     let page = request(server.addr(), "GET", "/", &[], "").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<title>Chat</title>"), "{}", page.body);

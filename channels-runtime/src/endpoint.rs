@@ -177,10 +177,12 @@ impl Endpoint {
         Err(failed.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on")))
     }
 
-    /// Binds `addr`, logs `listening on ADDR`, and serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    /// Binds `addr`, logs `listening on ADDR (http://ADDR)` (the URL for a terminal to make clickable), and serves
+    /// until Ctrl-C or SIGTERM, then shuts down gracefully.
     pub async fn serve(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let server = self.bind(addr).await?;
-        tracing::info!("listening on {}", server.local_addr()?);
+        let addr = server.local_addr()?;
+        tracing::info!("listening on {addr} (http://{addr})");
         let endpoint = self.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
