@@ -37,12 +37,16 @@ const OBVIOUS: &[&str] = &[
     // Built by the `CheckOrigin::Custom` example, which shows them both.
     "origin::Origin",
     "origin::AllowedOrigin",
-    // Returned by `EndpointBuilder::bind`; its example shows it.
+    // Returned by `Endpoint::bind`, whose example uses it.
     "endpoint::Server",
     // Made by the `channels` macros' generated `Socket::route`; never named by hand.
     "socket::ChannelRoute",
-    // Implemented by `ChannelSocket`, whose `track` has the example; users only call it through that.
+    // Implemented by `ChannelSocket` only: the `socket` argument of `Presence::track`, never named otherwise.
     "presence::PresenceTracker",
+    // Made by `Presence::owner`, whose example tracks, reads and drops one.
+    "presence::PresenceOwner",
+    // The `/metrics` route: `install_prometheus`'s example makes it from the handle.
+    "metrics::route",
 ];
 
 #[test]
