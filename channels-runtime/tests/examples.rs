@@ -69,10 +69,8 @@ fn every_public_item_that_is_not_obvious_has_an_example() {
 fn the_allowlist_names_only_public_items_without_examples() {
     // An entry that no longer matches (renamed, made private, or given an example) would hide a future item.
     let items = public_items();
-    let stale: Vec<&&str> = OBVIOUS
-        .iter()
-        .filter(|name| !items.iter().any(|item| item.name == **name && !item.has_example))
-        .collect();
+    let stale: Vec<&&str> =
+        OBVIOUS.iter().filter(|name| !items.iter().any(|item| item.name == **name && !item.has_example)).collect();
     assert!(stale.is_empty(), "OBVIOUS entries that are not public items without an example: {stale:#?}");
 }
 
@@ -113,10 +111,7 @@ mod tests {
 ";
     let found: Vec<(String, bool)> =
         items_in("m", source).into_iter().map(|item| (item.name, item.has_example)).collect();
-    assert_eq!(
-        found,
-        [("m::Plain".to_owned(), false), ("m::Shown".to_owned(), true), ("m::later".to_owned(), false)]
-    );
+    assert_eq!(found, [("m::Plain".to_owned(), false), ("m::Shown".to_owned(), true), ("m::later".to_owned(), false)]);
 }
 
 #[derive(Debug)]
