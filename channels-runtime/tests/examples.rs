@@ -21,7 +21,7 @@ const OBVIOUS: &[&str] = &[
     "payload::PayloadError",
     "presence::TrackError",
     "channel::SendError",
-    // Data enums: read in `terminate`, whose docs show it.
+    // Data enums: a stop's reason (the `OutResult` example builds one) and what `terminate` is told.
     "channel::StopReason",
     "channel::TerminateReason",
     // Constants of the browser client; `client_js` (the route serving them) has the example.
@@ -30,16 +30,17 @@ const OBVIOUS: &[&str] = &[
     "client::CONTENT_TYPE_JS",
     // The `Refuse` value: the `Refuse` struct it is an instance of has the example.
     "socket::Refuse",
-    // Values returned by `TestClient`'s methods, which have the examples.
+    // What `TestClient`'s methods return and take back; the `TestClient` and `testing` examples use them.
     "testing::Joined",
     "testing::Ref",
     "testing::Received",
-    // Built by the `CheckOrigin::Custom` example, which shows them both.
+    // `CheckOrigin`'s example shows both: the patterns `allow` parses into `AllowedOrigin`s, and the `Origin` a
+    // `CheckOrigin::Custom` function reads.
     "origin::Origin",
     "origin::AllowedOrigin",
     // Returned by `Endpoint::bind`, whose example uses it.
     "endpoint::Server",
-    // Made by the `channels` macros' generated `Socket::route`; never named by hand.
+    // What `Router::from_fn`'s dispatch returns: written by the `#[socket]` macro, never by hand.
     "socket::ChannelRoute",
     // Implemented by `ChannelSocket` only: the `socket` argument of `Presence::track`, never named otherwise.
     "presence::PresenceTracker",
