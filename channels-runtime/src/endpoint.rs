@@ -108,6 +108,30 @@ struct Inner {
 }
 
 /// Builds an [`Endpoint`].
+///
+/// ```
+/// use channels_runtime::endpoint::{Endpoint, HttpConfig};
+/// use channels_runtime::socket::SocketConfig;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new() }
+/// # }
+/// # struct Config;
+/// use warp::Filter;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let endpoint = Endpoint::builder()
+///     .socket::<UserSocket>("/socket", SocketConfig::default())
+///     .state(Config) // app state, for `connect` and the channels
+///     .secret_key_base("a long random secret, read from the environment in production")
+///     .http_config(HttpConfig::default())
+///     .routes(warp::path("health").map(|| "ok"))
+///     .build();
+/// # drop(endpoint);
+/// # }
+/// ```
 #[must_use]
 pub struct EndpointBuilder {
     pubsub: PubSub,

@@ -9,12 +9,15 @@ use std::sync::Arc;
 /// Which origins may connect.
 ///
 /// ```
-/// use channels_runtime::origin::CheckOrigin;
+/// use std::sync::Arc;
+/// use channels_runtime::origin::{CheckOrigin, Origin};
 /// use channels_runtime::socket::SocketConfig;
 ///
 /// let config = SocketConfig::default()
 ///     .check_origin(CheckOrigin::allow(["https://example.com", "//*.example.org", "//localhost:4000"]));
-/// # drop(config);
+/// // Or any rule, a function of the parsed `Origin` header:
+/// let custom = CheckOrigin::Custom(Arc::new(|origin: &Origin| origin.scheme.as_deref() == Some("https")));
+/// # drop((config, custom));
 /// ```
 #[derive(Clone, Default)]
 pub enum CheckOrigin {

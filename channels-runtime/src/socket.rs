@@ -302,6 +302,29 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// What the transport knows about a connection besides its params, and the endpoint's app state.
+///
+/// ```
+/// use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Socket};
+/// # use channels_runtime::socket::Router;
+/// # use channels_runtime::testing::TestEndpoint;
+///
+/// struct UserSocket { agent: Option<String> }
+///
+/// impl Socket for UserSocket {
+///     async fn connect(_: &ConnectParams, info: &ConnectInfo) -> Result<Self, Refuse> {
+///         Ok(UserSocket { agent: info.user_agent.clone() })
+///     }
+/// #   fn channels() -> Router<Self> { Router::new() }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut info = ConnectInfo::default();
+/// info.user_agent = Some("test-agent".to_owned());
+/// let endpoint = TestEndpoint::<UserSocket>::new();
+/// let client = endpoint.connect_with(&ConnectParams::default(), &info).await.unwrap();
+/// assert_eq!(client.assigns().agent.as_deref(), Some("test-agent"));
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ConnectInfo {
     /// The peer's address.
@@ -343,6 +366,45 @@ impl ConnectInfo {
 ///
 /// A pattern is an exact topic (`"rooms:lobby"`) or a prefix ending in `*` (`"rooms:*"`). The `#[socket]` macro
 /// builds a router from a generated `match` instead ([`Router::from_fn`]).
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::testing::TestEndpoint;
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # struct Lobby;
+/// # struct Room;
+/// # impl Channel for Lobby {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> { JoinResult::ok_with(Lobby, json!({"lobby": true})) }
+/// #     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<Self>) -> HandleResult { HandleResult::NoReply }
+/// # }
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> { JoinResult::ok(Room) }
+/// #     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<Self>) -> HandleResult { HandleResult::NoReply }
+/// # }
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// fn channels() -> Router<Self> {
+///     Router::new()
+///         .channel::<Lobby>("rooms:lobby") // an exact topic, tried first
+///         .channel::<Room>("rooms:*") // every other `rooms:` topic
+/// }
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut client = TestEndpoint::<UserSocket>::new().connect(&[]).await.unwrap();
+/// let (_, response) = client.join("rooms:lobby", json!({})).await.unwrap();
+/// assert_eq!(response.as_json(), Some(r#"{"lobby":true}"#));
+/// assert!(client.join("rooms:42", json!({})).await.is_ok());
+/// assert!(client.join("users:42", json!({})).await.is_err()); // no route: refused
+/// # }
+/// ```
 pub struct Router<S> {
     routes: Routes<S>,
 }

@@ -61,6 +61,44 @@ use crate::state::StateMap;
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// A socket handler mounted for tests: its clients share one [`PubSub`], so they can talk to each other.
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<Room>("rooms:*") }
+/// # }
+/// # struct Room;
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> { JoinResult::ok(Room) }
+/// #     async fn handle_in(&mut self, event: &str, p: Payload, s: &mut ChannelSocket<Self>) -> HandleResult {
+/// #         match event {
+/// #             "bye" => HandleResult::stop(),
+/// #             "ping" => HandleResult::ok(p),
+/// #             _ => { s.broadcast(event, p); HandleResult::NoReply }
+/// #         }
+/// #     }
+/// # }
+/// use channels_runtime::testing::TestEndpoint;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let endpoint = TestEndpoint::<UserSocket>::new();
+/// let mut alice = endpoint.connect(&[("user", "alice")]).await.unwrap();
+/// let mut bob = endpoint.connect(&[("user", "bob")]).await.unwrap();
+/// let lobby = alice.subscribe_and_join("rooms:lobby", json!({})).await.unwrap();
+/// bob.join("rooms:lobby", json!({})).await.unwrap();
+/// alice.push(&lobby, "new_msg", json!({"body": "hi"})).await;
+/// bob.assert_push("new_msg", json!({"body": "hi"})).await;
+/// endpoint.pubsub().broadcast("rooms:lobby", "notice", json!({"text": "from the server"}));
+/// bob.assert_push("notice", json!({"text": "from the server"})).await;
+/// # }
+/// ```
 pub struct TestEndpoint<S: Socket> {
     shared: Arc<SocketShared<S>>,
 }
@@ -219,6 +257,43 @@ pub enum Received {
 ///
 /// Assertions wait up to the client's timeout (100 ms unless [`set_timeout`](TestClient::set_timeout) says
 /// otherwise) and panic with everything received so far when what they expect does not come.
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<Room>("rooms:*") }
+/// # }
+/// # struct Room;
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> { JoinResult::ok(Room) }
+/// #     async fn handle_in(&mut self, event: &str, p: Payload, s: &mut ChannelSocket<Self>) -> HandleResult {
+/// #         match event {
+/// #             "bye" => HandleResult::stop(),
+/// #             "ping" => HandleResult::ok(p),
+/// #             _ => { s.broadcast(event, p); HandleResult::NoReply }
+/// #         }
+/// #     }
+/// # }
+/// # use channels_runtime::testing::TestEndpoint;
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut client = TestEndpoint::<UserSocket>::new().connect(&[]).await.unwrap();
+/// let room = client.subscribe_and_join("rooms:lobby", json!({})).await.unwrap();
+/// let r = client.push(&room, "ping", json!({"n": 1})).await;
+/// client.assert_reply_matching(&r, "ok", |p| p.as_json().is_some_and(|j| j.contains(r#""n":1"#))).await;
+/// client.refute_push("ping", Duration::from_millis(10)).await;
+/// client.push(&room, "bye", json!({})).await;
+/// client.assert_close(&room).await;
+/// # }
+/// ```
 pub struct TestClient<S: Socket> {
     connection: Connection<S>,
     outbox: Arc<Outbox>,

@@ -126,6 +126,37 @@ pub trait Channel: Sized + Send + 'static {
 }
 
 /// The outcome of [`Channel::join`].
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::testing::TestEndpoint;
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<Room>("rooms:*") }
+/// # }
+/// # struct Room;
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<Self>) -> HandleResult { HandleResult::NoReply }
+/// async fn join(topic: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+///     if topic == "rooms:secret" {
+///         return JoinResult::error(json!({"reason": "unauthorized"}));
+///     }
+///     JoinResult::ok_with(Room, json!({"welcome": topic}))
+/// }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut client = TestEndpoint::<UserSocket>::new().connect(&[]).await.unwrap();
+/// assert!(client.join("rooms:secret", json!({})).await.is_err());
+/// let (_, response) = client.join("rooms:lobby", json!({})).await.unwrap();
+/// assert_eq!(response.as_json(), Some(r#"{"welcome":"rooms:lobby"}"#));
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum JoinResult<C> {
     /// Joined: the channel's state and the reply's response.
@@ -152,6 +183,16 @@ impl<C> JoinResult<C> {
 }
 
 /// A reply to a client message: a status (`"ok"`, `"error"` or any other) and a response.
+///
+/// ```
+/// use channels_runtime::channel::{HandleResult, Reply};
+/// use serde_json::json;
+///
+/// // Any status the client's `receive("queued", ..)` waits for; `HandleResult::ok`/`error` cover the usual two.
+/// let reply = Reply::new("queued", json!({"position": 3}));
+/// assert_eq!(reply.status, "queued");
+/// let _from_handle_in = HandleResult::Reply(reply);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     /// The status.
@@ -178,6 +219,39 @@ impl Reply {
 }
 
 /// The outcome of [`Channel::handle_in`].
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::testing::TestEndpoint;
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<Room>("rooms:*") }
+/// # }
+/// # struct Room;
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> { JoinResult::ok(Room) }
+/// async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
+///     match event {
+///         "ping" => HandleResult::ok(payload),
+///         "shout" => { socket.broadcast("shout", payload); HandleResult::NoReply }
+///         "bye" => HandleResult::stop(),
+///         _ => HandleResult::error(json!({"reason": "unknown event"})),
+///     }
+/// }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mut client = TestEndpoint::<UserSocket>::new().connect(&[]).await.unwrap();
+/// # let room = client.subscribe_and_join("rooms:lobby", json!({})).await.unwrap();
+/// let r = client.push(&room, "ping", json!({"n": 1})).await;
+/// client.assert_reply(&r, "ok", json!({"n": 1})).await;
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum HandleResult {
     /// No reply (the client's push times out unless someone replies later through a [`SocketRef`]).
@@ -211,6 +285,41 @@ impl HandleResult {
 }
 
 /// The outcome of [`Channel::handle_out`] and [`Channel::handle_info`].
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::testing::TestEndpoint;
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<Room>("rooms:*") }
+/// # }
+/// # struct Room;
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = &'static str;
+/// #     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<Self>) -> HandleResult { HandleResult::NoReply }
+/// async fn join(_: &str, _: Payload, socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+///     socket.send_info("after_join"); // handled once the join's reply is sent
+///     JoinResult::ok(Room)
+/// }
+///
+/// async fn handle_info(&mut self, info: &'static str, socket: &mut ChannelSocket<Self>) -> OutResult {
+///     match info {
+///         "after_join" => { socket.push("welcome", json!({})); OutResult::NoReply }
+///         _ => OutResult::Stop(StopReason::Error(format!("unexpected {info}"))),
+///     }
+/// }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mut client = TestEndpoint::<UserSocket>::new().connect(&[]).await.unwrap();
+/// # client.join("rooms:lobby", json!({})).await.unwrap();
+/// # client.assert_push("welcome", json!({})).await;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutResult {
     /// Carry on.
@@ -260,6 +369,38 @@ pub(crate) enum ChannelMsg {
 }
 
 /// A channel's view of itself and its connection, given to every callback.
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::testing::TestEndpoint;
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<Room>("rooms:*") }
+/// # }
+/// # struct Room;
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> { JoinResult::ok(Room) }
+/// async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
+///     let _user: &UserSocket = socket.assigns(); // what `connect` returned
+///     socket.push("echo", &payload); // to this client only
+///     socket.broadcast_from(event, payload); // to every subscriber of the topic but this one
+///     HandleResult::ok(json!({"topic": socket.topic()}))
+/// }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mut client = TestEndpoint::<UserSocket>::new().connect(&[]).await.unwrap();
+/// # let room = client.subscribe_and_join("rooms:lobby", json!({})).await.unwrap();
+/// let r = client.push(&room, "new_msg", json!({"body": "hi"})).await;
+/// client.assert_push("echo", json!({"body": "hi"})).await;
+/// client.assert_reply(&r, "ok", json!({"topic": "rooms:lobby"})).await;
+/// # }
+/// ```
 pub struct ChannelSocket<C: Channel> {
     topic: Arc<str>,
     /// What this channel's pushes and replies carry: the join's join_ref, or its ref when that was null
@@ -462,6 +603,39 @@ impl<C: Channel> fmt::Debug for ChannelSocket<C> {
 /// Replies to one client message from anywhere, later (Phoenix's `socket_ref` and `reply/2`).
 ///
 /// Several replies to the same ref are allowed, as in Phoenix; a reply after the connection closed is dropped.
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::testing::TestEndpoint;
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<Room>("rooms:*") }
+/// # }
+/// # struct Room;
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = ();
+/// #     async fn join(_: &str, _: Payload, _: &mut ChannelSocket<Self>) -> JoinResult<Self> { JoinResult::ok(Room) }
+/// async fn handle_in(&mut self, _: &str, payload: Payload, socket: &mut ChannelSocket<Self>) -> HandleResult {
+///     let Some(reply_to) = socket.socket_ref() else { return HandleResult::NoReply };
+///     tokio::spawn(async move {
+///         // ... slow work, while the channel handles other messages ...
+///         reply_to.reply(Reply::ok(payload));
+///     });
+///     HandleResult::NoReply
+/// }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mut client = TestEndpoint::<UserSocket>::new().connect(&[]).await.unwrap();
+/// # let room = client.subscribe_and_join("rooms:lobby", json!({})).await.unwrap();
+/// let r = client.push(&room, "work", json!({"job": 1})).await;
+/// client.assert_reply(&r, "ok", json!({"job": 1})).await;
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SocketRef {
     outbox: Arc<Outbox>,
@@ -485,6 +659,42 @@ impl fmt::Debug for SocketRef {
 }
 
 /// Sends [`Channel::Info`] messages to one joined channel from any task (like a pid in Phoenix).
+///
+/// ```
+/// # use channels_runtime::channel::*;
+/// # use channels_runtime::payload::Payload;
+/// # use channels_runtime::socket::{ConnectInfo, ConnectParams, Refuse, Router, Socket};
+/// # use channels_runtime::testing::TestEndpoint;
+/// # use serde_json::json;
+/// # struct UserSocket;
+/// # impl Socket for UserSocket {
+/// #     async fn connect(_: &ConnectParams, _: &ConnectInfo) -> Result<Self, Refuse> { Ok(UserSocket) }
+/// #     fn channels() -> Router<Self> { Router::new().channel::<Room>("rooms:*") }
+/// # }
+/// # struct Room;
+/// # impl Channel for Room {
+/// #     type Socket = UserSocket;
+/// #     type Info = u32;
+/// #     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<Self>) -> HandleResult { HandleResult::NoReply }
+/// async fn join(_: &str, _: Payload, socket: &mut ChannelSocket<Self>) -> JoinResult<Self> {
+///     let handle: ChannelHandle<u32> = socket.handle();
+///     tokio::spawn(async move {
+///         let _ = handle.send(42); // Err(SendError::Closed(42)) once the channel has ended
+///     });
+///     JoinResult::ok(Room)
+/// }
+///
+/// async fn handle_info(&mut self, count: u32, socket: &mut ChannelSocket<Self>) -> OutResult {
+///     socket.push("count", json!({"count": count}));
+///     OutResult::NoReply
+/// }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mut client = TestEndpoint::<UserSocket>::new().connect(&[]).await.unwrap();
+/// # client.join("rooms:lobby", json!({})).await.unwrap();
+/// # client.assert_push("count", json!({"count": 42})).await;
+/// # }
+/// ```
 pub struct ChannelHandle<I> {
     mailbox: Arc<Queue<ChannelMsg>>,
     _info: PhantomData<fn(I)>,

@@ -27,6 +27,20 @@ use crate::payload::{IntoPayload, Payload};
 use crate::queue::{PushError, Queue};
 
 /// A message for every subscriber of a topic.
+///
+/// ```
+/// use channels_runtime::pubsub::{Broadcast, PubSub};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let pubsub = PubSub::new();
+/// let mut sub = pubsub.subscribe("rooms:lobby", 16);
+/// pubsub.broadcast("rooms:lobby", "new_msg", json!({"body": "hi"}));
+/// let broadcast = sub.recv().await.unwrap();
+/// assert_eq!(broadcast.event, "new_msg");
+/// assert_eq!(*broadcast, Broadcast::new("rooms:lobby", "new_msg", json!({"body": "hi"})));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Broadcast {
     /// The topic it was sent to.
@@ -346,6 +360,22 @@ impl Deliver for Arc<Queue<Arc<Broadcast>>> {
 }
 
 /// A subscription made with [`PubSub::subscribe`]; unsubscribes when dropped.
+///
+/// ```
+/// use channels_runtime::pubsub::PubSub;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let pubsub = PubSub::new();
+/// let mut sub = pubsub.subscribe("rooms:lobby", 16);
+/// pubsub.broadcast("rooms:lobby", "new_msg", serde_json::json!({"body": "hi"}));
+/// while let Some(broadcast) = sub.recv().await {
+///     println!("{} on {}: {:?}", broadcast.event, sub.topic(), broadcast.payload);
+///     break; // a real reader loops for as long as it lives
+/// }
+/// drop(sub); // unsubscribes
+/// assert_eq!(pubsub.subscriber_count("rooms:lobby"), 0);
+/// # }
+/// ```
 pub struct Subscription {
     guard: SubscriptionGuard,
     queue: Arc<Queue<Arc<Broadcast>>>,
