@@ -7,6 +7,7 @@
 //! compare without one leading `_`, so an unused `_topic` still works.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Error, FnArg, GenericArgument, Pat, PathArguments, ReturnType, Signature, Type};
 
@@ -74,8 +75,9 @@ pub struct HandlerSig {
     pub params: Vec<Param>,
     /// Whether it is an `async fn` (otherwise it is called without `.await`).
     pub is_async: bool,
-    /// Where errors about its return type point: the return type, or the name when there is none.
-    pub output_span: Span,
+    /// Where errors about its return type point: the first and last tokens of the return type (so the whole
+    /// type is underlined), or the name twice when there is none.
+    pub output_span: (Span, Span),
 }
 
 impl std::fmt::Debug for Param {
@@ -123,6 +125,8 @@ pub fn classify(sig: &Signature, kind: Kind, captures: &[&str], pattern_span: Sp
     let mut receiver = Receiver::None;
     let mut params: Vec<Param> = Vec::new();
     let mut bound: Vec<String> = Vec::new();
+    // Join parameters that match no capture, kept back: with as many unbound captures, each is one misspelling.
+    let mut unmatched: Vec<(&syn::PatType, String, String)> = Vec::new();
     for input in &sig.inputs {
         let typed = match input {
             FnArg::Receiver(r) => {
@@ -165,8 +169,32 @@ pub fn classify(sig: &Signature, kind: Kind, captures: &[&str], pattern_span: Sp
                 }
                 params.push(param);
             }
-            Err(message) => cx.error_spanned_by(typed, message),
+            Err(message) => match key {
+                Some(key) if kind == Kind::Join && message.starts_with(&no_capture(key)) => {
+                    unmatched.push((typed, key.to_owned(), message));
+                }
+                _ => cx.error_spanned_by(typed, message),
+            },
         }
+    }
+    let unbound: Vec<&&str> =
+        captures.iter().filter(|c| !c.starts_with('_') && !bound.iter().any(|b| b == *c)).collect();
+    if !unmatched.is_empty() && unmatched.len() == unbound.len() {
+        // One mistake, one error: a misspelled capture name is reported once, on the parameter.
+        for ((typed, name, _), capture) in unmatched.iter().zip(&unbound) {
+            cx.error_spanned_by(
+                typed,
+                format!(
+                    "parameter `{name}` matches no capture, and capture `{{{capture}}}` has no parameter; did you \
+                     mean to name the parameter `{capture}`?"
+                ),
+            );
+            bound.push((**capture).to_owned());
+        }
+        unmatched.clear();
+    }
+    for (typed, _, message) in unmatched {
+        cx.error_spanned_by(typed, message);
     }
     for capture in captures {
         if !capture.starts_with('_') && !bound.iter().any(|b| b == capture) {
@@ -181,8 +209,12 @@ pub fn classify(sig: &Signature, kind: Kind, captures: &[&str], pattern_span: Sp
         }
     }
     let output_span = match &sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => sig.ident.span(),
+        ReturnType::Type(_, ty) => {
+            let mut tokens = ty.to_token_stream().into_iter();
+            let first = tokens.next().map_or_else(|| ty.span(), |t| t.span());
+            (first, tokens.last().map_or(first, |t| t.span()))
+        }
+        ReturnType::Default => (sig.ident.span(), sig.ident.span()),
     };
     cx.check()?;
     Ok(HandlerSig { receiver, params, is_async: sig.asyncness.is_some(), output_span })
@@ -194,6 +226,11 @@ pub fn normalize(name: &str) -> &str {
         Some(rest) if !rest.is_empty() => rest,
         _ => name,
     }
+}
+
+/// How the error for a join parameter `name` that matches no capture starts.
+fn no_capture(name: &str) -> String {
+    format!("parameter `{name}` matches no capture")
 }
 
 fn classify_param(kind: Kind, ty: &Type, name: Option<&str>, captures: &[&str]) -> Result<Arg, String> {
@@ -238,12 +275,14 @@ fn classify_param(kind: Kind, ty: &Type, name: Option<&str>, captures: &[&str]) 
         Kind::Join => match name {
             Some("payload" | "params") => Ok(Arg::Payload),
             Some(other) if captures.is_empty() => Err(format!(
-                "parameter `{other}` matches no capture (the pattern has none); to take the join payload name \
-                 it `payload` or `params`, or add a capture `{{{other}}}` to the pattern"
+                "{} (the pattern has none); to take the join payload name \
+                 it `payload` or `params`, or add a capture `{{{other}}}` to the pattern",
+                no_capture(other)
             )),
             Some(other) => Err(format!(
-                "parameter `{other}` matches no capture of the pattern (it has {}); rename it to a capture, add \
+                "{} of the pattern (it has {}); rename it to a capture, add \
                  `{{{other}}}` to the pattern, or name the join payload `payload` or `params`",
+                no_capture(other),
                 captures.iter().map(|c| format!("`{{{c}}}`")).collect::<Vec<_>>().join(", ")
             )),
             None => Err("a #[join] parameter needs a plain name: a capture's name, `payload`/`params` for the \
@@ -446,6 +485,20 @@ mod tests {
         assert!(err(classify(&s, Kind::Join, &[], Span::call_site())).contains("`payload` or `params`"));
         let s = sig(parse_quote! { async fn f() -> JoinResult<Self> });
         assert!(err(classify(&s, Kind::Join, &["room_id"], Span::call_site())).contains("has no parameter"));
+    }
+
+    #[test]
+    fn a_misspelled_capture_is_one_error() {
+        let s = sig(parse_quote! { async fn room(idd: u32) -> JoinResult<Self> });
+        let e = err(classify(&s, Kind::Join, &["id"], Span::call_site()));
+        assert_eq!(
+            e,
+            "parameter `idd` matches no capture, and capture `{id}` has no parameter; did you mean to name the \
+             parameter `id`?"
+        );
+        // two parameters for one capture: no pairing, each mistake as usual
+        let s = sig(parse_quote! { async fn room(idd: u32, x: u32) -> JoinResult<Self> });
+        assert_eq!(err(classify(&s, Kind::Join, &["id"], Span::call_site())).lines().count(), 3);
     }
 
     #[test]

@@ -157,7 +157,9 @@ pub fn segment_matches(segment: &str, prefix: &str, suffix: &str) -> bool {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a handler's payload: it does not implement `serde::Deserialize`",
     label = "the payload is deserialized into this type",
-    note = "derive it: `#[derive(serde::Deserialize)]`; or take `payload: Payload` for the raw payload"
+    note = "derive it: `#[derive(serde::Deserialize)]`; or take `payload: Payload` for the raw payload",
+    note = "if `{Self}` already derives `serde::Deserialize`, check that `serde`, with its `derive` feature, is a \
+            dependency: `cargo add serde --features derive`"
 )]
 pub trait FromPayload: Sized {
     /// Deserializes.
@@ -198,8 +200,9 @@ impl<C> IntoJoinResult<C> for JoinResult<C> {
 /// two of these (handy with `?`). Implement it for your own types to return them directly.
 #[diagnostic::on_unimplemented(
     message = "a #[handle_in] handler cannot return `{Self}`",
-    label = "expected `HandleResult`, `Reply` or `()`",
-    note = "return `HandleResult` (e.g. `HandleResult::ok(&response)`), a `Reply`, `()` for no reply, or implement \
+    label = "expected `HandleResult`, `Reply`, `()`, or a `Result` whose `Ok` and `Err` types are each one of these",
+    note = "return `HandleResult` (e.g. `HandleResult::ok(&response)`), a `Reply`, `()` for no reply, or a \
+            `Result<T, E>` whose `T` and `E` are each one of these (e.g. `Result<Reply, Reply>`); or implement \
             `channels::dsl::IntoHandleResult` for `{Self}`"
 )]
 pub trait IntoHandleResult {

@@ -328,11 +328,18 @@ fn invocation(p: &Path, kind: Kind, h: &Handler, sig: &HandlerSig, captures: &[(
     let call =
         if sig.is_async { quote!(#callee(#receiver #(#args),*).await) } else { quote!(#callee(#receiver #(#args),*)) };
     // Spanned on the user's return type, so a wrong one is reported there with the trait's explanation.
+    // The argument runs from the first to the last token of the return type, so the whole type is underlined
+    // (not only `Result`, or the `E` of a `Result<T, E>` whose `E` is the culprit).
+    let (first, last) = sig.output_span;
+    let identity = quote_spanned!(first=> ::core::convert::identity);
+    let mut arg = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(__channels_result));
+    arg.set_span(last);
+    let result = quote!(#identity #arg);
     let convert = match kind {
-        Kind::Join => quote_spanned!(sig.output_span=> #p::join_result::<Self, _>(__channels_result)),
-        Kind::HandleIn => quote_spanned!(sig.output_span=> #p::handle_result(__channels_result)),
-        Kind::HandleOut | Kind::HandleInfo => quote_spanned!(sig.output_span=> #p::out_result(__channels_result)),
-        Kind::Terminate => quote_spanned!(sig.output_span=> #p::terminate_result(__channels_result)),
+        Kind::Join => quote_spanned!(first=> #p::join_result::<Self, _>(#result)),
+        Kind::HandleIn => quote_spanned!(first=> #p::handle_result(#result)),
+        Kind::HandleOut | Kind::HandleInfo => quote_spanned!(first=> #p::out_result(#result)),
+        Kind::Terminate => quote_spanned!(first=> #p::terminate_result(#result)),
     };
     quote! {
         #(#prelude)*
