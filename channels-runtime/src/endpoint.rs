@@ -33,7 +33,7 @@ use crate::presence::{Presence, PresenceConfig, PresenceSlot};
 use crate::pubsub::PubSub;
 use crate::socket::Socket;
 use crate::state::StateMap;
-use crate::transport::{Body, Mount, SocketMount, status_response};
+use crate::transport::{Body, Mount, SocketMount, UNKNOWN_PEER, status_response};
 
 /// How long a shutdown waits, past the drain, for connections to finish closing.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -295,7 +295,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let peer = req.extensions().get::<SocketAddr>().copied().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+        let peer = req.extensions().get::<SocketAddr>().copied().unwrap_or(UNKNOWN_PEER);
         let req = req.map(|body| body.map_err(Into::into).boxed_unsync());
         let endpoint = self.clone();
         Box::pin(async move { Ok(endpoint.handle(req, peer).await) })

@@ -198,8 +198,8 @@ impl<S: Socket> Sessions<S> {
     /// Counts a session of `address` in, unless that passes a cap.
     fn reserve(&mut self, address: IpAddr, config: &SocketConfig) -> bool {
         let count = self.per_address.get(&address).copied().unwrap_or(0);
-        // Mounted in another server that did not say who the peer is, every client has the unspecified address:
-        // only the total cap can apply.
+        // Every client whose peer is unknown (`UNKNOWN_PEER`) has the unspecified address: only the total cap
+        // can apply to them.
         let per_address_full = !address.is_unspecified() && count >= config.longpoll_max_sessions_per_address;
         if self.total >= config.longpoll_max_sessions || per_address_full {
             return false;

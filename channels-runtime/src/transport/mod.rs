@@ -25,6 +25,11 @@ use crate::serializer::Serializer;
 use crate::socket::{ConnectInfo, ConnectParams, Refuse, RefuseBody, Socket};
 use crate::state::StateMap;
 
+/// The peer of a request from a server that did not say who it is (an endpoint mounted elsewhere without the
+/// `SocketAddr` extension): the unspecified address, which `connect` sees as no address and LongPoll's
+/// per-address cap skips.
+pub(crate) const UNKNOWN_PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
 /// A request body of any HTTP server (hyper's own, or axum's when the endpoint is mounted in a router).
 pub(crate) type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -162,8 +167,7 @@ pub(crate) fn connect_info(
             .collect()
     };
     ConnectInfo {
-        // Unspecified when mounted in a server that did not tell (see `Endpoint`'s `Service` impl).
-        peer_addr: (!peer.ip().is_unspecified()).then_some(peer),
+        peer_addr: (peer != UNKNOWN_PEER).then_some(peer),
         uri: req.uri().to_string(),
         user_agent: header_str(headers, header::USER_AGENT.as_str()).map(str::to_owned),
         x_headers: header_pairs(&|n| n.starts_with("x-")),
